@@ -1,0 +1,53 @@
+"""CRC-16 of STS tokens (SPEC §2): CRC-16/MODBUS over the 50-bit clear token.
+
+The clear token ``class(2) | subclass(4) | payload(44)`` is left-padded to 56 bits and fed as
+7 bytes, most significant first. ``CRC_C`` (currency tokens, class 0 subclasses 4–7) appends a
+byte ``0x01``. The register's low byte becomes the high byte of the 16-bit CRC field.
+"""
+
+from __future__ import annotations
+
+
+def _build_table() -> tuple[int, ...]:
+    table = []
+    for byte in range(256):
+        crc = byte
+        for _ in range(8):
+            crc = (crc >> 1) ^ 0xA001 if crc & 1 else crc >> 1
+        table.append(crc)
+    return tuple(table)
+
+
+_TABLE = _build_table()
+
+
+def crc16(data: bytes) -> int:
+    """CRC-16/MODBUS register of ``data`` (poly 0x8005 reflected, init 0xFFFF, no final XOR)."""
+    crc = 0xFFFF
+    table = _TABLE
+    for byte in data:
+        crc = (crc >> 8) ^ table[(crc ^ byte) & 0xFF]
+    return crc
+
+
+def crc_register(token_class: int, subclass: int, payload: int, *, currency: bool = False) -> int:
+    """CRC register over the clear token, without building a ``bytes`` object (hot path)."""
+    value = (token_class << 48) | (subclass << 44) | payload
+    table = _TABLE
+    crc = 0xFFFF
+    for shift in (48, 40, 32, 24, 16, 8, 0):
+        crc = (crc >> 8) ^ table[(crc ^ (value >> shift)) & 0xFF]
+    if currency:
+        crc = (crc >> 8) ^ table[(crc ^ 0x01) & 0xFF]
+    return crc
+
+
+def crc_field(token_class: int, subclass: int, payload: int, *, currency: bool = False) -> int:
+    """The 16-bit CRC field as it stands in the data block (register bytes swapped)."""
+    r = crc_register(token_class, subclass, payload, currency=currency)
+    return ((r & 0xFF) << 8) | (r >> 8)
+
+
+def uses_crc_c(token_class: int, subclass: int) -> bool:
+    """True for the Ed 3 currency tokens (class 0, subclasses 4–7), which use CRC_C."""
+    return token_class == 0 and 4 <= subclass <= 7

@@ -1,0 +1,260 @@
+"""Decoder keys, key types and the key derivation algorithms DKGA-02 and DKGA-04 (SPEC §6).
+
+Key bytes are held in DES/HMAC output order everywhere (SPEC decision 2). Objects that hold
+key material never show it in ``repr``/``str``; the hex form is only available through an
+explicit :meth:`DecoderKey.hex` call, for the places that must emit it (the ``derive-key``
+command, the meter's own state file).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from dataclasses import dataclass, field
+from enum import Enum, IntEnum
+from functools import lru_cache
+from typing import Protocol
+
+from .des import LegacyDes, des_encrypt
+from .errors import DecoderKeyError, IdentifierError, RangeError
+from .identifiers import pan_block, validate_pan, validate_sgc
+from .misty1 import Misty1
+from .sta import Sta, StaTables, load_tables
+from .tid import BaseDate
+
+
+class BlockCipher(Protocol):
+    def encrypt_block(self, block: int) -> int: ...
+    def decrypt_block(self, block: int) -> int: ...
+
+
+class EncryptionAlgorithm(str, Enum):
+    """Token encryption algorithms (SPEC §5.1)."""
+
+    EA07 = "07"  # STA
+    EA09 = "09"  # DES, legacy (withdrawn in Ed 3)
+    EA11 = "11"  # MISTY1
+
+    @property
+    def key_length(self) -> int:
+        return 16 if self is EncryptionAlgorithm.EA11 else 8
+
+    @classmethod
+    def parse(cls, value: object) -> EncryptionAlgorithm:
+        if isinstance(value, cls):
+            return value
+        text = f"{value:02d}" if isinstance(value, int) and not isinstance(value, bool) else value
+        try:
+            return cls(str(text))
+        except ValueError:
+            raise DecoderKeyError(f"encryption algorithm must be 07, 09 or 11, got {value!r}") from None
+
+
+class Dkga(str, Enum):
+    """Decoder key generation algorithms supported (SPEC decision 8)."""
+
+    DKGA02 = "02"
+    DKGA04 = "04"
+
+    @classmethod
+    def parse(cls, value: object) -> Dkga:
+        if isinstance(value, cls):
+            return value
+        text = f"{value:02d}" if isinstance(value, int) and not isinstance(value, bool) else value
+        try:
+            return cls(str(text))
+        except ValueError:
+            raise DecoderKeyError(f"DKGA must be 02 or 04, got {value!r}") from None
+
+
+class KeyType(IntEnum):
+    """Decoder key types (SPEC §6.2)."""
+
+    DITK = 0  # initialization: factory key, never vends
+    DDTK = 1  # default: accepts key changes, rejects credit (DDTK error)
+    DUTK = 2  # unique: the normal per-meter key
+    DCTK = 3  # common: magnetic-card meters only; keypad meters reject it
+
+    @classmethod
+    def parse(cls, value: object) -> KeyType:
+        try:
+            return cls(int(value))  # type: ignore[call-overload]
+        except (TypeError, ValueError):
+            raise DecoderKeyError(f"key type must be 0, 1, 2 or 3, got {value!r}") from None
+
+
+@dataclass(frozen=True, slots=True)
+class DecoderKey:
+    """A ready decoder key for one algorithm. ``repr`` never shows the key."""
+
+    key: bytes = field(repr=False)
+    ea: EncryptionAlgorithm
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.key, bytes):
+            raise DecoderKeyError("decoder key must be bytes")
+        ea = EncryptionAlgorithm.parse(self.ea)
+        object.__setattr__(self, "ea", ea)
+        if len(self.key) != ea.key_length:
+            raise DecoderKeyError(
+                f"EA{ea.value} needs a {ea.key_length * 8}-bit decoder key, "
+                f"got {len(self.key) * 8} bits"
+            )
+
+    @classmethod
+    def from_hex(cls, text: str, ea: EncryptionAlgorithm | str) -> DecoderKey:
+        try:
+            key = bytes.fromhex(text)
+        except (TypeError, ValueError):
+            raise DecoderKeyError("decoder key must be hexadecimal") from None
+        return cls(key, EncryptionAlgorithm.parse(ea))
+
+    def hex(self) -> str:
+        """Lower-case hex of the key. Only for outputs that must carry it; never log it."""
+        return self.key.hex()
+
+    def cipher(self, tables: StaTables | None = None) -> BlockCipher:
+        return cipher_for(self.key, self.ea, tables)
+
+
+@lru_cache(maxsize=4096)
+def _cipher(key: bytes, ea: EncryptionAlgorithm, tables: StaTables) -> BlockCipher:
+    if ea is EncryptionAlgorithm.EA07:
+        return Sta(key, tables)
+    if ea is EncryptionAlgorithm.EA11:
+        return Misty1(key)
+    return LegacyDes(key)
+
+
+def cipher_for(key: bytes, ea: EncryptionAlgorithm, tables: StaTables | None = None) -> BlockCipher:
+    """The block cipher for a key; a bounded cache keeps the per-key set-up off the hot path."""
+    return _cipher(key, ea, tables or load_tables())
+
+
+@dataclass(frozen=True, slots=True)
+class KeyDerivation:
+    """Everything a DKGA needs to derive one meter's decoder key. ``repr`` hides the VK."""
+
+    dkga: Dkga
+    vending_key: bytes = field(repr=False)
+    pan: str
+    kt: KeyType
+    sgc: str
+    ti: int
+    krn: int
+    base_date: BaseDate
+    ea: EncryptionAlgorithm
+
+    def __post_init__(self) -> None:
+        set_ = object.__setattr__
+        set_(self, "dkga", Dkga.parse(self.dkga))
+        set_(self, "ea", EncryptionAlgorithm.parse(self.ea))
+        set_(self, "kt", KeyType.parse(self.kt))
+        set_(self, "base_date", _parse_base_date(self.base_date))
+        try:
+            set_(self, "pan", validate_pan(self.pan))
+            set_(self, "sgc", validate_sgc(self.sgc))
+        except IdentifierError as exc:
+            raise DecoderKeyError(str(exc)) from None
+        if not isinstance(self.vending_key, bytes):
+            raise DecoderKeyError("vending key must be bytes")
+        for name, value, low, high in (("TI", self.ti, 0, 99), ("KRN", self.krn, 1, 15)):
+            if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+                raise DecoderKeyError(f"{name} must be an integer {low}..{high}, got {value!r}")
+        if self.dkga is Dkga.DKGA02:
+            if len(self.vending_key) != 8:
+                raise DecoderKeyError("DKGA-02 needs a 64-bit vending key")
+            if self.ea is EncryptionAlgorithm.EA11:
+                raise DecoderKeyError("EA11 needs a 128-bit decoder key, which only DKGA-04 derives")
+        elif len(self.vending_key) != 20:
+            raise DecoderKeyError("DKGA-04 needs a 160-bit vending key")
+
+    def derive(self) -> DecoderKey:
+        return derive_decoder_key(self)
+
+
+def _parse_base_date(value: object) -> BaseDate:
+    try:
+        return BaseDate.parse(value)
+    except RangeError as exc:
+        raise DecoderKeyError(str(exc)) from None
+
+
+def control_block(kt: int, sgc: str, ti: int, krn: int) -> bytes:
+    """DKGA-01/02 control block: KT ‖ SGC ‖ TI ‖ KRN ‖ FFFFFF (SPEC §6.3)."""
+    return bytes.fromhex(f"{kt:x}{sgc}{ti:02d}{krn:x}ffffff")
+
+
+def dkga02(
+    vending_key: bytes, pan: str, kt: int, sgc: str, ti: int, krn: int
+) -> bytes:
+    """DKGA-02: DK = DES(VK, X) ⊕ X ⊕ VK with X = PANblock ⊕ control block (SPEC §6.4)."""
+    x = int.from_bytes(pan_block(pan, common=kt == KeyType.DCTK), "big") ^ int.from_bytes(
+        control_block(kt, sgc, ti, krn), "big"
+    )
+    xb = x.to_bytes(8, "big")
+    out = int.from_bytes(des_encrypt(vending_key, xb), "big") ^ x ^ int.from_bytes(
+        vending_key, "big"
+    )
+    return out.to_bytes(8, "big")
+
+
+def dkga04_message(
+    pan: str, kt: int, sgc: str, ti: int, krn: int, base_date: BaseDate, ea: EncryptionAlgorithm
+) -> bytes:
+    """The HMAC message of DKGA-04 (SPEC §6.5): length-prefixed labels and context."""
+    bits = 128 if ea is EncryptionAlgorithm.EA11 else 64
+    return b"".join(
+        (
+            b"\x04\x0204\x02",
+            base_date.code.encode(),
+            b"\x02",
+            ea.value.encode(),
+            b"\x02",
+            f"{ti:02d}".encode(),
+            b"\x00\x04\x06",
+            sgc.encode(),
+            b"\x01",
+            f"{kt:x}".encode(),
+            b"\x01",
+            f"{krn:x}".encode(),
+            b"\x12",
+            pan.encode(),
+            bits.to_bytes(4, "big"),
+        )
+    )
+
+
+def dkga04(
+    vending_key: bytes,
+    pan: str,
+    kt: int,
+    sgc: str,
+    ti: int,
+    krn: int,
+    base_date: BaseDate,
+    ea: EncryptionAlgorithm,
+) -> bytes:
+    """DKGA-04: the first 8 (EA07/EA09) or 16 (EA11) bytes of HMAC-SHA-256(VK, M)."""
+    digest = hmac.digest(
+        vending_key, dkga04_message(pan, kt, sgc, ti, krn, base_date, ea), hashlib.sha256
+    )
+    return digest[: ea.key_length]
+
+
+def derive_decoder_key(params: KeyDerivation) -> DecoderKey:
+    """Derive a meter's decoder key from its vending key and key data."""
+    if params.dkga is Dkga.DKGA02:
+        key = dkga02(params.vending_key, params.pan, params.kt, params.sgc, params.ti, params.krn)
+    else:
+        key = dkga04(
+            params.vending_key,
+            params.pan,
+            params.kt,
+            params.sgc,
+            params.ti,
+            params.krn,
+            params.base_date,
+            params.ea,
+        )
+    return DecoderKey(key, params.ea)

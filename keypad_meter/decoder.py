@@ -51,6 +51,7 @@ LOCKOUT_AFTER = 3  # rejected entries before the keypad locks
 LOCKOUT_FIRST_S = 10
 LOCKOUT_MAX_S = 1280
 KEY_CHANGE_SUBCLASSES = frozenset({3, 4, 8, 9})
+TEST_MFR_CODE = 0  # "00"/"0000": test tokens every make accepts (CTSA02 uses it on any meter)
 _NOT_ELECTRICITY = {
     CreditKind.WATER: "water", CreditKind.GAS: "gas", CreditKind.TIME: "time",
     CurrencyKind.WATER: "water", CurrencyKind.GAS: "gas", CurrencyKind.TIME: "time",
@@ -236,7 +237,7 @@ def _clear_credit(state: MeterState, register: int) -> str:
 
 
 def _meter_test(state: MeterState, token: MeterTest) -> tuple[ResultCode, str]:
-    if token.mfr_code != int(state.mfr_code):
+    if token.mfr_code not in (TEST_MFR_CODE, int(state.mfr_code)):
         raise Rejected(ResultCode.MFR_CODE_ERROR)
     if token.variant == 2:
         return ResultCode.ACCEPT, f"Read {token.control:09x}"

@@ -11,12 +11,18 @@ from .errors import CheckDigitError, IdentifierError
 
 IIN_11 = "600727"  # IIN for 11-digit DRNs
 IIN_13 = "0000"  # IIN for 13-digit DRNs
-_ASCII_DIGITS = frozenset("0123456789")
+# Luhn digit values: doubled (with 9 subtracted above 9) and plain, as byte translations.
+_LUHN_DOUBLED = bytes.maketrans(b"0123456789", bytes([0, 2, 4, 6, 8, 1, 3, 5, 7, 9]))
+_LUHN_PLAIN = bytes.maketrans(b"0123456789", bytes(range(10)))
 
 
 def is_ascii_digits(text: object) -> bool:
-    """True when ``text`` is a non-empty ``str`` of ASCII 0-9 only."""
-    return isinstance(text, str) and bool(text) and set(text) <= _ASCII_DIGITS
+    """True when ``text`` is a non-empty ``str`` of ASCII 0-9 only.
+
+    ``isdigit`` alone accepts '²' and Arabic-Indic digits; on an ASCII-only string it accepts
+    exactly 0-9, and both checks run in C (this is on the per-token path of key derivation).
+    """
+    return isinstance(text, str) and text.isascii() and text.isdigit()
 
 
 def compact(text: str) -> str:
@@ -30,14 +36,8 @@ def luhn_check_digit(digits: str) -> str:
     """The Luhn digit to append to ``digits`` (the rightmost payload digit is doubled)."""
     if not is_ascii_digits(digits):
         raise IdentifierError("a Luhn payload must be ASCII digits")
-    total = 0
-    for position, char in enumerate(reversed(digits)):
-        value = ord(char) - 48
-        if position % 2 == 0:
-            value *= 2
-            if value > 9:
-                value -= 9
-        total += value
+    rev = digits.encode()[::-1]
+    total = sum(rev[0::2].translate(_LUHN_DOUBLED)) + sum(rev[1::2].translate(_LUHN_PLAIN))
     return str((10 - total % 10) % 10)
 
 
@@ -81,7 +81,7 @@ def drn_from_pan(pan: str) -> str:
 
 def validate_pan(pan: str) -> str:
     """Validate an 18-digit PAN (checks its own Luhn digit); return it compact."""
-    value = compact(pan)
+    value = pan if len(pan) == 18 else compact(pan)
     if not is_ascii_digits(value) or len(value) != 18:
         raise IdentifierError("a PAN is 18 ASCII digits")
     if not luhn_is_valid(value):

@@ -11,9 +11,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 from dataclasses import dataclass, field
-from enum import Enum, IntEnum
+from enum import IntEnum, StrEnum
 from functools import lru_cache
-from typing import Protocol
+from typing import Any, Protocol
 
 from .des import LegacyDes, des_encrypt
 from .errors import DecoderKeyError, IdentifierError, RangeError
@@ -28,7 +28,7 @@ class BlockCipher(Protocol):
     def decrypt_block(self, block: int) -> int: ...
 
 
-class EncryptionAlgorithm(str, Enum):
+class EncryptionAlgorithm(StrEnum):
     """Token encryption algorithms (SPEC §5.1)."""
 
     EA07 = "07"  # STA
@@ -43,14 +43,13 @@ class EncryptionAlgorithm(str, Enum):
     def parse(cls, value: object) -> EncryptionAlgorithm:
         if isinstance(value, cls):
             return value
-        text = f"{value:02d}" if isinstance(value, int) and not isinstance(value, bool) else value
-        try:
-            return cls(str(text))
-        except ValueError:
-            raise DecoderKeyError(f"encryption algorithm must be 07, 09 or 11, got {value!r}") from None
+        found = _lookup(_EA_BY_TEXT, value)
+        if found is None:
+            raise DecoderKeyError(f"encryption algorithm must be 07, 09 or 11, got {value!r}")
+        return found
 
 
-class Dkga(str, Enum):
+class Dkga(StrEnum):
     """Decoder key generation algorithms supported (SPEC decision 8)."""
 
     DKGA02 = "02"
@@ -60,11 +59,10 @@ class Dkga(str, Enum):
     def parse(cls, value: object) -> Dkga:
         if isinstance(value, cls):
             return value
-        text = f"{value:02d}" if isinstance(value, int) and not isinstance(value, bool) else value
-        try:
-            return cls(str(text))
-        except ValueError:
-            raise DecoderKeyError(f"DKGA must be 02 or 04, got {value!r}") from None
+        found = _lookup(_DKGA_BY_TEXT, value)
+        if found is None:
+            raise DecoderKeyError(f"DKGA must be 02 or 04, got {value!r}")
+        return found
 
 
 class KeyType(IntEnum):
@@ -77,10 +75,33 @@ class KeyType(IntEnum):
 
     @classmethod
     def parse(cls, value: object) -> KeyType:
-        try:
-            return cls(int(value))  # type: ignore[call-overload]
-        except (TypeError, ValueError):
-            raise DecoderKeyError(f"key type must be 0, 1, 2 or 3, got {value!r}") from None
+        if isinstance(value, cls):
+            return value
+        found = _lookup(_KT_BY_VALUE, value)
+        if found is None:
+            raise DecoderKeyError(f"key type must be 0, 1, 2 or 3, got {value!r}")
+        return found
+
+
+def _lookup(table: dict[object, Any], value: object) -> Any:
+    """Enum parsing by dictionary (hot path): ints and their decimal strings, no bools."""
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        return None
+    return table.get(value)
+
+
+_EA_BY_TEXT: dict[object, EncryptionAlgorithm] = {
+    **{ea.value: ea for ea in EncryptionAlgorithm},
+    **{int(ea.value): ea for ea in EncryptionAlgorithm},
+}
+_DKGA_BY_TEXT: dict[object, Dkga] = {
+    **{d.value: d for d in Dkga},
+    **{int(d.value): d for d in Dkga},
+}
+_KT_BY_VALUE: dict[object, KeyType] = {
+    **{int(kt): kt for kt in KeyType},
+    **{str(int(kt)): kt for kt in KeyType},
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,8 +138,8 @@ class DecoderKey:
         return cipher_for(self.key, self.ea, tables)
 
 
-@lru_cache(maxsize=4096)
-def _cipher(key: bytes, ea: EncryptionAlgorithm, tables: StaTables) -> BlockCipher:
+def make_cipher(key: bytes, ea: EncryptionAlgorithm, tables: StaTables) -> BlockCipher:
+    """A new block cipher object for a key (no caching: see :func:`cipher_for`)."""
     if ea is EncryptionAlgorithm.EA07:
         return Sta(key, tables)
     if ea is EncryptionAlgorithm.EA11:
@@ -128,7 +149,10 @@ def _cipher(key: bytes, ea: EncryptionAlgorithm, tables: StaTables) -> BlockCiph
 
 def cipher_for(key: bytes, ea: EncryptionAlgorithm, tables: StaTables | None = None) -> BlockCipher:
     """The block cipher for a key; a bounded cache keeps the per-key set-up off the hot path."""
-    return _cipher(key, ea, tables or load_tables())
+    return _cached_cipher(key, ea, tables or load_tables())
+
+
+_cached_cipher = lru_cache(maxsize=1024)(make_cipher)
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,7 +189,7 @@ class KeyDerivation:
             if len(self.vending_key) != 8:
                 raise DecoderKeyError("DKGA-02 needs a 64-bit vending key")
             if self.ea is EncryptionAlgorithm.EA11:
-                raise DecoderKeyError("EA11 needs a 128-bit decoder key, which only DKGA-04 derives")
+                raise DecoderKeyError("EA11 needs a 128-bit key, which only DKGA-04 derives")
         elif len(self.vending_key) != 20:
             raise DecoderKeyError("DKGA-04 needs a 160-bit vending key")
 
@@ -203,26 +227,22 @@ def dkga04_message(
     pan: str, kt: int, sgc: str, ti: int, krn: int, base_date: BaseDate, ea: EncryptionAlgorithm
 ) -> bytes:
     """The HMAC message of DKGA-04 (SPEC §6.5): length-prefixed labels and context."""
-    bits = 128 if ea is EncryptionAlgorithm.EA11 else 64
-    return b"".join(
-        (
-            b"\x04\x0204\x02",
-            base_date.code.encode(),
-            b"\x02",
-            ea.value.encode(),
-            b"\x02",
-            f"{ti:02d}".encode(),
-            b"\x00\x04\x06",
-            sgc.encode(),
-            b"\x01",
-            f"{kt:x}".encode(),
-            b"\x01",
-            f"{krn:x}".encode(),
-            b"\x12",
-            pan.encode(),
-            bits.to_bytes(4, "big"),
-        )
+    return _DKGA04_MESSAGE % (
+        _BASE_DATE_CODES[base_date],
+        ea.value.encode(),
+        ti,
+        sgc.encode(),
+        kt,
+        krn,
+        pan.encode(),
+        b"\x00\x00\x00\x80" if ea is EncryptionAlgorithm.EA11 else b"\x00\x00\x00\x40",
     )
+
+
+# count(4) | "04" | BD | EA | TI | 00 | count(4) | SGC | KT | KRN | PAN | L: each text field is
+# preceded by its length byte (SPEC §6.5).
+_DKGA04_MESSAGE = b"\x04\x0204\x02%s\x02%s\x02%02d\x00\x04\x06%s\x01%x\x01%x\x12%s%s"
+_BASE_DATE_CODES = {bd: bd.code.encode() for bd in BaseDate}
 
 
 def dkga04(

@@ -23,8 +23,8 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 from functools import lru_cache
-from operator import itemgetter
 from importlib import resources
+from operator import itemgetter
 from pathlib import Path
 
 from .errors import DecoderKeyError, RangeError
@@ -34,7 +34,6 @@ BUILTIN_TABLE_SETS = ("production", "sample")
 DEFAULT_TABLE_SET = "production"
 
 _Lookup = tuple[int, ...]
-_RoundTables = tuple[_Lookup, _Lookup, _Lookup, _Lookup, _Lookup, _Lookup, _Lookup, _Lookup]
 
 
 class StaTableError(RangeError):
@@ -47,9 +46,13 @@ def _fingerprint(values: tuple[int, ...]) -> str:
     return hashlib.sha256(",".join(map(str, values)).encode()).hexdigest()[:16]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class StaTables:
-    """One STA table set: two 4-bit S-boxes and a 64-bit permutation (input bit i -> P[i])."""
+    """One STA table set: two 4-bit S-boxes and a 64-bit permutation (input bit i -> P[i]).
+
+    Compared and hashed by identity: it is a cache key on the hot path, and hashing 96 table
+    entries per token would cost more than the lookup saves.
+    """
 
     name: str
     s1: tuple[int, ...]
@@ -59,10 +62,10 @@ class StaTables:
     _dec: tuple[tuple[_Lookup, ...], ...] = field(init=False, repr=False, compare=False)
     _inv_perm: tuple[_Lookup, ...] = field(init=False, repr=False, compare=False)
     _inv_sub: tuple[tuple[_Lookup, ...], ...] = field(init=False, repr=False, compare=False)
-    # the same tables flattened to index 4*j + combo, for the C-level key schedule
-    _enc_flat: tuple[_Lookup, ...] = field(init=False, repr=False, compare=False)
-    _dec_flat: tuple[_Lookup, ...] = field(init=False, repr=False, compare=False)
-    _inv_sub_flat: tuple[_Lookup, ...] = field(init=False, repr=False, compare=False)
+    # half-round tables by choice pattern (see _HalfRoundTables)
+    _enc_cache: tuple[_HalfRoundTables, _HalfRoundTables] = field(init=False, repr=False)
+    _dec_cache: tuple[_HalfRoundTables, _HalfRoundTables] = field(init=False, repr=False)
+    _inv_sub_cache: tuple[_HalfRoundTables, _HalfRoundTables] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         for label, box in (("S1", self.s1), ("S2", self.s2)):
@@ -109,9 +112,11 @@ class StaTables:
         object.__setattr__(self, "_enc", tuple(enc))
         object.__setattr__(self, "_dec", tuple(dec))
         object.__setattr__(self, "_inv_sub", tuple(inv_sub))
-        object.__setattr__(self, "_enc_flat", tuple(t for row in enc for t in row))
-        object.__setattr__(self, "_dec_flat", tuple(t for row in dec for t in row))
-        object.__setattr__(self, "_inv_sub_flat", tuple(t for row in inv_sub for t in row))
+        for name, by_position in (("_enc_cache", enc), ("_dec_cache", dec),
+                                  ("_inv_sub_cache", inv_sub)):
+            halves = (_HalfRoundTables(tuple(by_position[:4])),
+                      _HalfRoundTables(tuple(by_position[4:])))
+            object.__setattr__(self, name, halves)
         object.__setattr__(
             self,
             "_inv_perm",
@@ -184,25 +189,48 @@ def _rotl(x: int, n: int) -> int:
 
 _BIT_TRANS = bytes.maketrans(b"01", b"\x00\x01")
 # Round r, byte j of encryption reads key bits 8j+3 and 8j+7 of ROTL(K0, r), that is bits
-# (8j+3-r) and (8j+7-r) of K0; decryption step s reads them from ROTR(D0, s). The selector
-# string below holds, for every byte position j, the 64 possible choices already offset by 4*j.
-_ENC_INDEX = itemgetter(*[64 * j + (8 * j + 3 - r) % 64 for r in range(16) for j in range(8)])
-_DEC_INDEX = itemgetter(*[64 * j + (8 * j + 3 + s) % 64 for s in range(16) for j in range(8)])
-_OFFSET_TRANS = tuple(bytes.maketrans(bytes(range(4)), bytes(range(4 * j, 4 * j + 4))) for j in range(8))
+# (8j+3-r) and (8j+7-r) of K0: with c[i] = bit i | bit (i+4) << 1 that is an extended slice
+# c[(3-r) % 64 :: 8] of the doubled choice string; bytes 0-3 and 4-7 are sliced apart so each
+# half-round pattern (4 bytes, 256 possibilities) is a small cache key. Decryption step s
+# reads ROTR(D0, s), the slice starting at (3+s) % 64.
+def _half_slices(starts: list[int]) -> tuple[itemgetter, itemgetter]:
+    return (
+        itemgetter(*[slice(s, s + 32, 8) for s in starts]),
+        itemgetter(*[slice(s + 32, s + 64, 8) for s in starts]),
+    )
 
 
-def _selectors(key: int, index: itemgetter) -> tuple[int, ...]:
-    """Per (round, byte) S-box pair choices as flat-table indices, in a few C-level calls.
+_ENC_LO, _ENC_HI = _half_slices([(3 - r) % 64 for r in range(16)])
+_DEC_LO, _DEC_HI = _half_slices([(3 + s) % 64 for s in range(16)])
+_HalfRound = tuple[_Lookup, _Lookup, _Lookup, _Lookup]
 
-    Per-token key derivation (DKGA-04 with a fresh PAN on every line) makes key setup part of
-    the hot path, so this avoids any Python-level loop over the 128 choices.
+
+class _HalfRoundTables(dict[bytes, _HalfRound]):
+    """The four tables of half a round, by its 4-byte choice pattern, built on first use.
+
+    At most 4**4 = 256 patterns per half, so this warms up at once and stays small; it turns a
+    key schedule into 32 dictionary look-ups, which matters when every token has a fresh key.
     """
+
+    def __init__(self, by_position: tuple[tuple[_Lookup, ...], ...]) -> None:
+        super().__init__()
+        self._by_position = by_position
+
+    def __missing__(self, pattern: bytes) -> _HalfRound:
+        p = self._by_position
+        tables = (p[0][pattern[0]], p[1][pattern[1]], p[2][pattern[2]], p[3][pattern[3]])
+        self[pattern] = tables
+        return tables
+
+
+def _choices(key: int) -> bytes:
+    """128 bytes: c[i] = bit i | bit (i+4) << 1 of the 64-bit key, twice over (for wrapping)."""
     bits = format(key, "064b")[::-1].encode().translate(_BIT_TRANS)  # bits[i] = bit i of key
-    # choice at i = bit i | bit (i+4) << 1, added bytewise as one 512-bit integer (no carries)
+    # added bytewise as one 512-bit integer: no carries, since each byte is at most 3
     combos = (
         int.from_bytes(bits, "little") + 2 * int.from_bytes(bits[4:] + bits[:4], "little")
     ).to_bytes(64, "little")
-    return index(b"".join([combos.translate(t) for t in _OFFSET_TRANS]))
+    return combos + combos
 
 
 class Sta:
@@ -215,18 +243,27 @@ class Sta:
             raise DecoderKeyError("EA07 (STA) needs an 8-byte decoder key")
         tables = self.tables = tables or load_tables()
         self._key = ~int.from_bytes(key, "big") & MASK64
-        enc = list(map(tables._enc_flat.__getitem__, _selectors(_rotl(self._key, 52), _ENC_INDEX)))
-        self._enc_rounds = tuple(zip(*[iter(enc)] * 8, strict=True))
-        self._dec_rounds: tuple[_RoundTables, ...] | None = None  # built on first decryption
-        self._dec_last: tuple[_Lookup, ...] = ()
+        choices = _choices(_rotl(self._key, 52))
+        lo, hi = tables._enc_cache
+        self._enc_rounds = tuple(
+            zip(map(lo.__getitem__, _ENC_LO(choices)), map(hi.__getitem__, _ENC_HI(choices)),
+                strict=True)
+        )
+        self._dec_rounds: tuple[tuple[_HalfRound, _HalfRound], ...] | None = None  # lazily
+        self._dec_last: tuple[_HalfRound, _HalfRound] | None = None
 
-    def _build_decryption(self) -> tuple[_RoundTables, ...]:
+    def _build_decryption(self) -> tuple[tuple[_HalfRound, _HalfRound], ...]:
         tables = self.tables
-        dec_sel = _selectors(_rotl(self._key, 3), _DEC_INDEX)
-        dec = list(map(tables._dec_flat.__getitem__, dec_sel[:120]))
-        self._dec_last = tuple(map(tables._inv_sub_flat.__getitem__, dec_sel[120:]))
-        rounds = self._dec_rounds = tuple(zip(*[iter(dec)] * 8, strict=True))  # type: ignore[assignment]
-        return rounds  # type: ignore[return-value]
+        choices = _choices(_rotl(self._key, 3))
+        lo, hi = tables._dec_cache
+        rounds = tuple(
+            zip(map(lo.__getitem__, _DEC_LO(choices)), map(hi.__getitem__, _DEC_HI(choices)),
+                strict=True)
+        )
+        last_lo, last_hi = tables._inv_sub_cache
+        self._dec_last = (last_lo[_DEC_LO(choices)[15]], last_hi[_DEC_HI(choices)[15]])
+        self._dec_rounds = rounds[:15]
+        return self._dec_rounds
 
     def __repr__(self) -> str:
         return f"Sta(<key redacted>, tables={self.tables.name!r})"
@@ -235,7 +272,7 @@ class Sta:
         if not 0 <= block <= MASK64:
             raise RangeError("STA block must be a 64-bit unsigned integer")
         d = block
-        for t0, t1, t2, t3, t4, t5, t6, t7 in self._enc_rounds:
+        for (t0, t1, t2, t3), (t4, t5, t6, t7) in self._enc_rounds:
             d = (
                 t0[d & 255] | t1[d >> 8 & 255] | t2[d >> 16 & 255] | t3[d >> 24 & 255]
                 | t4[d >> 32 & 255] | t5[d >> 40 & 255] | t6[d >> 48 & 255] | t7[d >> 56]
@@ -252,12 +289,12 @@ class Sta:
             | t3[block >> 24 & 255] | t4[block >> 32 & 255] | t5[block >> 40 & 255]
             | t6[block >> 48 & 255] | t7[block >> 56]
         )
-        for t0, t1, t2, t3, t4, t5, t6, t7 in rounds:
+        for (t0, t1, t2, t3), (t4, t5, t6, t7) in rounds:
             d = (
                 t0[d & 255] | t1[d >> 8 & 255] | t2[d >> 16 & 255] | t3[d >> 24 & 255]
                 | t4[d >> 32 & 255] | t5[d >> 40 & 255] | t6[d >> 48 & 255] | t7[d >> 56]
             )
-        t0, t1, t2, t3, t4, t5, t6, t7 = self._dec_last
+        (t0, t1, t2, t3), (t4, t5, t6, t7) = self._dec_last  # type: ignore[misc]
         return (
             t0[d & 255] | t1[d >> 8 & 255] | t2[d >> 16 & 255] | t3[d >> 24 & 255]
             | t4[d >> 32 & 255] | t5[d >> 40 & 255] | t6[d >> 48 & 255] | t7[d >> 56]

@@ -38,18 +38,28 @@ class BaseDate(IntEnum):
 
     @classmethod
     def parse(cls, value: object) -> BaseDate:
-        try:
-            year = int(value)  # type: ignore[call-overload]
-            if year in (93, 14, 35):
-                year += 1900 if year == 93 else 2000
-            return cls(year)
-        except (TypeError, ValueError):
-            raise RangeError(f"base date must be 1993, 2014 or 2035, got {value!r}") from None
+        """1993/2014/2035, as an int or a string, or the two-digit codes 93/14/35."""
+        if isinstance(value, cls):
+            return value
+        found = (
+            None
+            if isinstance(value, bool) or not isinstance(value, int | str)
+            else _BASE_DATES.get(value)
+        )
+        if found is None:
+            raise RangeError(f"base date must be 1993, 2014 or 2035, got {value!r}")
+        return found
 
     def next(self) -> BaseDate | None:
         members = list(BaseDate)
         index = members.index(self)
         return members[index + 1] if index + 1 < len(members) else None
+
+
+_BASE_DATES: dict[object, BaseDate] = {}
+for _bd in BaseDate:
+    for _form in (int(_bd), str(int(_bd)), int(_bd) % 100, f"{int(_bd) % 100:02d}"):
+        _BASE_DATES[_form] = _bd
 
 
 def tid_from_datetime(when: datetime, base_date: BaseDate | int) -> int:

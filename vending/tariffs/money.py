@@ -49,7 +49,11 @@ def places(value: Decimal) -> int:
 
 
 def decimal_str(value: Decimal, minor_unit: int | None = None) -> str:
-    """A decimal string for the wire: never exponent notation, money shown to its minor unit."""
-    if minor_unit is not None and places(value) < minor_unit:
-        value = value.quantize(quantum(minor_unit))
+    """A decimal string for the wire: never exponent notation; with ``minor_unit``, at least
+    that many decimals and no trailing zeros beyond them (``117.1920`` → ``117.192``)."""
+    if minor_unit is not None:
+        if places(value) > minor_unit:
+            value = value.normalize()
+        if places(value) < minor_unit:
+            value = value.quantize(quantum(minor_unit))
     return format(value, "f")

@@ -12,7 +12,7 @@ Money and energy never pass through ``float`` here.
 
 from __future__ import annotations
 
-from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal, InvalidOperation
+from decimal import ROUND_CEILING, ROUND_FLOOR, Context, Decimal, InvalidOperation
 
 from .errors import RangeError
 
@@ -24,6 +24,9 @@ _CURRENCY_OFFSETS = tuple(16_384 * (10**e - 1) // 9 for e in range(32))
 CURRENCY_SCALE = 100_000  # base unit: 10**-5 of the currency
 MAX_CURRENCY_UNITS = 10**31 * MAX_MANTISSA + _CURRENCY_OFFSETS[31]
 UNIT = Decimal("0.1")
+# Currency values reach 36 significant digits (10**31 * 16383 base units): exact arithmetic
+# needs more than the default context's 28 digits, so currency work uses this context.
+_EXACT = Context(prec=80)
 
 
 def encode_transfer_amount(units: int) -> int:
@@ -75,7 +78,7 @@ def quantity_from_units(units: int) -> Decimal:
 def encode_currency_amount(amount: Decimal) -> tuple[int, int]:
     """``(se_nibble, field16)`` for a signed currency amount (Ed 3 coding)."""
     value = _as_decimal(amount, "currency amount")
-    t = int((value * CURRENCY_SCALE).to_integral_value(rounding=ROUND_CEILING))
+    t = int(_EXACT.multiply(value, CURRENCY_SCALE).to_integral_value(rounding=ROUND_CEILING))
     negative = t < 0
     magnitude = -t if negative else t
     if magnitude > MAX_CURRENCY_UNITS:
@@ -102,7 +105,7 @@ def decode_currency_amount(se: int, field: int) -> Decimal:
     t = 10**e * (field & MAX_MANTISSA) + _CURRENCY_OFFSETS[e]
     if se & 8:
         t = -t
-    return Decimal(t).scaleb(-5)
+    return _EXACT.scaleb(Decimal(t), -5)
 
 
 def round_currency(amount: Decimal) -> Decimal:

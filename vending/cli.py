@@ -1,0 +1,272 @@
+"""``flask --app wsgi COMMAND``: the operator's commands (CONTRACT §3).
+
+Commands are thin: parse options, call one service, print the result. Errors print one line
+to stderr and exit 1. Secrets come in on stdin (``--password-stdin``, the vending key of
+``add-vending-key``) and are never echoed.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+import sys
+import uuid
+from pathlib import Path
+from typing import Any
+
+import click
+from flask import Flask, current_app
+
+from . import services
+from .database import db
+from .errors import VendingError
+from .services import Actor, ServiceContext
+
+
+def _ctx() -> ServiceContext:
+    return ServiceContext.from_app(current_app, db.session)
+
+
+def _actor() -> Actor:
+    try:
+        name = getpass.getuser()
+    except (KeyError, OSError):
+        name = "operator"
+    return Actor("cli", name)
+
+
+def _fail(exc: VendingError) -> click.ClickException:
+    return click.ClickException(f"{exc.code}: {exc.message}")
+
+
+def _read_secret(prompt: str) -> str:
+    stream = click.get_text_stream("stdin")
+    if stream.isatty():
+        return click.prompt(prompt, hide_input=True)
+    return stream.read()
+
+
+@click.command("create-user")
+@click.argument("name")
+@click.option("--role", type=click.Choice(["admin", "supervisor", "clerk"]), required=True)
+@click.option("--password-stdin", is_flag=True, help="Read the password from stdin.")
+def create_user_command(name: str, role: str, password_stdin: bool) -> None:
+    """Create an operator account (POS and back office)."""
+    if password_stdin:
+        password = click.get_text_stream("stdin").readline().rstrip("\r\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    try:
+        user = services.create_user(_ctx(), username=name, role=role, password=password,
+                                    actor=_actor())
+    except VendingError as exc:
+        raise _fail(exc) from None
+    click.echo(f"created user {user.username} ({user.role.value})")
+
+
+@click.command("add-vending-key")
+@click.option("--sgc", required=True)
+@click.option("--krn", type=click.IntRange(1, 15), required=True)
+@click.option("--dkga", type=click.Choice(["02", "04"]), required=True)
+@click.option("--base-date", type=click.Choice(["1993", "2014", "2035"]), required=True)
+@click.option("--ea", type=click.Choice(["07", "09", "11"]), required=True)
+@click.option("--make-current", is_flag=True,
+              help="Make this KRN the supply group's current key (meters behind it get a "
+                   "key change at their next vend). The first key of a group is current.")
+def add_vending_key_command(sgc: str, krn: int, dkga: str, base_date: str, ea: str,
+                            make_current: bool) -> None:
+    """Load a supply group's vending key; the key (hex) is read from stdin, never echoed."""
+    from .services.keys import parse_key_hex
+
+    try:
+        key = parse_key_hex(_read_secret("Vending key (hex)"))
+        info = services.add_vending_key(_ctx(), sgc=sgc, krn=krn, dkga=dkga,
+                                        base_date=int(base_date), ea=ea, key=key,
+                                        actor=_actor(), make_current=make_current)
+    except VendingError as exc:
+        raise _fail(exc) from None
+    click.echo(f"loaded SGC {info.sgc} KRN {info.krn} (DKGA-{info.dkga}, EA{info.ea}, base "
+               f"date {info.base_date}) sealed under master key {info.kid}; key check value "
+               f"{info.kcv}; {'current' if info.current else 'not current'}")
+
+
+@click.command("set-current-krn")
+@click.option("--sgc", required=True)
+@click.option("--krn", type=click.IntRange(1, 15), required=True)
+def set_current_krn_command(sgc: str, krn: int) -> None:
+    """Make a loaded key the supply group's current key."""
+    try:
+        services.set_current_krn(_ctx(), sgc=sgc, krn=krn, actor=_actor())
+    except VendingError as exc:
+        raise _fail(exc) from None
+    click.echo(f"SGC {sgc}: current KRN is {krn}")
+
+
+@click.command("import-meters")
+@click.argument("csv_file", type=click.File("r", encoding="utf-8-sig"))
+def import_meters_command(csv_file: Any) -> None:
+    """Register meters from a CSV file: every row validated, nothing half-imported."""
+    try:
+        report = services.import_meters(_ctx(), csv_file, actor=_actor())
+    except services.MeterImportError as exc:
+        for row in exc.report.rejected:
+            click.echo(f"line {row.line}: {row.meter_number or '-'}: {row.reason}", err=True)
+        raise click.ClickException(exc.message) from None
+    except VendingError as exc:
+        raise _fail(exc) from None
+    click.echo(f"imported {report.imported} meter(s)")
+
+
+@click.command("load-tariff")
+@click.argument("json_file", type=click.File("r", encoding="utf-8"))
+def load_tariff_command(json_file: Any) -> None:
+    """Load a tariff document (a new version of a code is a new effective_from)."""
+    try:
+        document = json.load(json_file)
+    except json.JSONDecodeError as exc:
+        raise click.ClickException(f"invalid JSON: {exc}") from None
+    try:
+        tariff = services.load_tariff(_ctx(), document, actor=_actor())
+    except VendingError as exc:
+        raise _fail(exc) from None
+    click.echo(f"loaded tariff {tariff.code} effective {tariff.effective_from.isoformat()}")
+
+
+@click.command("seed-demo")
+def seed_demo_command() -> None:
+    """Create the demo supply group, keys, tariff, meters and users (empty database only)."""
+    from .seed import seed_demo
+
+    try:
+        result = seed_demo(_ctx())
+    except VendingError as exc:
+        raise _fail(exc) from None
+    click.echo(result.describe())
+
+
+@click.command("vend")
+@click.argument("meter_number")
+@click.argument("amount")
+@click.option("--request-id", default=None, help="Idempotency key (default: a new UUID).")
+@click.option("--trial", is_flag=True, help="Quote only; issue nothing.")
+def vend_command(meter_number: str, amount: str, request_id: str | None, trial: bool) -> None:
+    """Sell AMOUNT of electricity to METER_NUMBER and print the vend answer (JSON)."""
+    try:
+        if trial:
+            answer = services.trial_vend(_ctx(), meter_number=meter_number, amount=amount)
+        else:
+            answer = services.vend(_ctx(), meter_number=meter_number, amount=amount,
+                                   request_id=request_id or str(uuid.uuid4()), actor=_actor())
+    except VendingError as exc:
+        raise _fail(exc) from None
+    click.echo(json.dumps(answer.as_json(), indent=2))
+
+
+@click.command("engineering-token")
+@click.argument("meter_number")
+@click.argument("kind", type=click.Choice([k.value for k in services.EngineeringKind]))
+@click.option("--param", "params", multiple=True, metavar="NAME=VALUE",
+              help="register, watts, control, to_krn, to_ti (repeatable).")
+@click.option("--request-id", default=None)
+def engineering_token_command(meter_number: str, kind: str, params: tuple[str, ...],
+                              request_id: str | None) -> None:
+    """Issue an engineering token (or an explicit key change) and print it (JSON)."""
+    values: dict[str, Any] = {}
+    for item in params:
+        name, sep, value = item.partition("=")
+        if not sep:
+            raise click.BadParameter(f"{item!r} is not NAME=VALUE", param_hint="--param")
+        values[name.strip()] = value.strip()
+    try:
+        answer = services.engineering_token(_ctx(), meter_number=meter_number, kind=kind,
+                                            params=values, actor=_actor(),
+                                            request_id=request_id or str(uuid.uuid4()))
+    except VendingError as exc:
+        raise _fail(exc) from None
+    click.echo(json.dumps(answer.as_json(), indent=2))
+
+
+@click.command("rekey")
+@click.option("--sgc", required=True)
+@click.option("--to-krn", type=click.IntRange(1, 15), required=True)
+@click.option("--to-base-date", type=click.Choice(["1993", "2014", "2035"]), required=True)
+@click.option("--out", "out_path", type=click.Path(dir_okay=False, path_type=Path),
+              required=True, help="JSON Lines file of key-change sets (appended; resumable).")
+def rekey_command(sgc: str, to_krn: int, to_base_date: str, out_path: Path) -> None:
+    """Move every meter of SGC to a new key and write their key-change sets to --out.
+
+    Resumable: meters already in the file are skipped; a meter moved by an interrupted run is
+    written from its record, never issued a second set."""
+    ctx = _ctx()
+    done = _meters_in(out_path)
+    try:
+        numbers = services.start_campaign(ctx, sgc=sgc, to_krn=to_krn,
+                                          to_base_date=int(to_base_date), actor=_actor())
+    except VendingError as exc:
+        raise _fail(exc) from None
+    todo = [n for n in numbers if n not in done]
+    if out_path.exists() and out_path.stat().st_size:
+        with out_path.open("rb") as handle:
+            handle.seek(-1, os.SEEK_END)
+            torn = handle.read(1) != b"\n"
+        if torn:  # an interrupted write: end that line so the next record stands alone
+            with out_path.open("a", encoding="utf-8") as out:
+                out.write("\n")
+    counts: dict[str, int] = {}
+    with out_path.open("a", encoding="utf-8") as out, click.progressbar(
+        todo, label=f"re-keying SGC {sgc}", file=sys.stderr, show_pos=True
+    ) as bar:
+        for number in bar:
+            result = services.rekey_meter(ctx, number, sgc=sgc, to_krn=to_krn,
+                                          to_base_date=int(to_base_date))
+            counts[result.outcome.value] = counts.get(result.outcome.value, 0) + 1
+            if result.answer is None:
+                if result.error:
+                    click.echo(f"\n{number}: {result.error}", err=True)
+                continue
+            line = {"meter_number": number, "outcome": result.outcome.value,
+                    "receipt_no": str(result.answer.receipt_no),
+                    "tokens": [t.token for t in result.answer.tokens],
+                    "to": {"krn": to_krn, "base_date": int(to_base_date)}}
+            out.write(json.dumps(line) + "\n")
+            out.flush()
+            os.fsync(out.fileno())
+    summary = ", ".join(f"{v} {k}" for k, v in sorted(counts.items())) or "nothing to do"
+    click.echo(f"SGC {sgc} -> KRN {to_krn}/{to_base_date}: {summary}; "
+               f"{len(done)} already in {out_path}")
+    if counts.get("failed"):
+        raise click.ClickException(f"{counts['failed']} meter(s) failed; fix and run again")
+
+
+def _meters_in(path: Path) -> set[str]:
+    """Meter numbers already written by an earlier run (a torn last line is ignored)."""
+    done: set[str] = set()
+    if not path.exists():
+        return done
+    with path.open(encoding="utf-8") as handle:
+        for line in handle:
+            try:
+                done.add(json.loads(line)["meter_number"])
+            except (json.JSONDecodeError, KeyError, TypeError):
+                continue
+    return done
+
+
+@click.command("rotate-master-key")
+def rotate_master_key_command() -> None:
+    """Re-seal every vending key under the first (current) key of STSVEND_MASTER_KEYS."""
+    try:
+        count = services.rotate_master_key(_ctx(), actor=_actor())
+    except VendingError as exc:
+        raise _fail(exc) from None
+    kid = getattr(current_app.extensions["stsvend.security_module"], "current_kid", "?")
+    click.echo(f"re-sealed {count} vending key(s) under master key {kid}")
+
+
+def register_commands(app: Flask) -> None:
+    for command in (create_user_command, add_vending_key_command, set_current_krn_command,
+                    import_meters_command, load_tariff_command, seed_demo_command,
+                    vend_command, engineering_token_command, rekey_command,
+                    rotate_master_key_command):
+        app.cli.add_command(command)

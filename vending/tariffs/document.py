@@ -251,9 +251,11 @@ class _Problems:
 
     def __init__(self) -> None:
         self.items: list[str] = []
+        self.missing: set[str] = set()
 
     def add(self, path: str, message: str) -> None:
-        self.items.append(f"{path}: {message}")
+        if path not in self.missing:  # "is required" says it all for an absent field
+            self.items.append(f"{path}: {message}")
 
     def object(self, value: Any, path: str, allowed: set[str], required: set[str]) -> bool:
         if not isinstance(value, Mapping):
@@ -264,6 +266,7 @@ class _Problems:
                 self.add(f"{path}.{key}", "unknown field")
         for key in sorted(required - set(value)):
             self.add(f"{path}.{key}", "is required")
+            self.missing.add(f"{path}.{key}")
         return True
 
     def decimal(
@@ -663,7 +666,7 @@ def _parse_day(p: _Problems, raw: Any, path: str, names: set[str]) -> DaySchedul
         if period is not None and period not in names:
             p.add(f"{item_path}.period", f"{period!r} is not one of the periods")
             period = None
-        if start is not None and end is not None and start == end % MINUTES_PER_DAY:
+        if start is not None and end is not None and start == end:
             p.add(item_path, "from and to must differ (use 00:00 to 24:00 for the whole day)")
             start = None
         if start is None or end is None or period is None:
@@ -705,6 +708,7 @@ def _clock(minute: int) -> str:
 def _parse_charges(p: _Problems, value: Any, money_places: int) -> tuple[FixedCharge, ...]:
     raw_charges = p.array(value, "$.fixed_charges", non_empty=False)
     charges: list[FixedCharge] = []
+    seen: set[str] = set()
     for index, raw in enumerate(raw_charges or []):
         path = f"$.fixed_charges[{index}]"
         if not p.object(raw, path, {"name", "amount", "period"}, {"name", "amount", "period"}):
@@ -713,9 +717,11 @@ def _parse_charges(p: _Problems, value: Any, money_places: int) -> tuple[FixedCh
         if name is not None and "@" in name:
             p.add(f"{path}.name", "must not contain '@' (it separates the collected key)")
             name = None
-        if name is not None and any(charge.name == name for charge in charges):
+        if name is not None and name in seen:
             p.add(f"{path}.name", f"duplicate charge name {name!r}")
             name = None
+        elif name is not None:
+            seen.add(name)
         amount = p.decimal(raw.get("amount"), f"{path}.amount", max_places=money_places,
                            positive=True)
         period = p.choice(raw.get("period"), f"{path}.period", CHARGE_PERIODS)

@@ -245,9 +245,14 @@ def open_port(url: str, baudrate: int = 9600) -> serial.SerialBase:
 def serve(port: serial.SerialBase, session: SerialSession, stop: threading.Event,
           on_idle: Callable[[], None] | None = None, idle_s: float = 1.0) -> None:
     """Answer commands on ``port`` until ``stop`` is set (``on_idle`` runs every ``idle_s``)."""
-    with serial.threaded.ReaderThread(port, lambda: MeterLineProtocol(session)) as transport:
+    reader = serial.threaded.ReaderThread(port, lambda: MeterLineProtocol(session))
+    reader.start()
+    try:
+        reader.connect()
         while not stop.wait(idle_s):
-            if not transport.alive:
+            if not reader.alive:
                 raise OSError("the serial port closed")
             if on_idle is not None:
                 on_idle()
+    finally:
+        reader.close()

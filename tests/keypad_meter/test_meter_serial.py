@@ -46,9 +46,9 @@ def test_token_pulses_status(session: SerialSession) -> None:
 
 def test_keys_build_a_token(session: SerialSession) -> None:
     token = credit(TID, "3")
-    marker, answer = one(session, f"KEY {token[:6]}*{token[5]}")
-    assert answer == {"display": f"{token[:4]} {token[4:6]}", "results": []}
-    marker, answer = one(session, f"KEY {token[6:]}#")
+    assert one(session, f"KEY {token[:6]}*{token[5]}") == (
+        "=", {"display": f"{token[:4]} {token[4:6]}", "results": []})
+    _, answer = one(session, f"KEY {token[6:]}#")
     assert answer["display"] == ""
     assert [r["result"] for r in answer["results"]] == ["accept"]
     assert session.store.read().credit_wh == 3000
@@ -56,7 +56,8 @@ def test_keys_build_a_token(session: SerialSession) -> None:
 
 @pytest.mark.parametrize(("line", "code"), [
     ("FLY", "unknown_command"), ("PULSES", "bad_argument"), ("PULSES -3", "bad_argument"),
-    ("PULSES 3 0", "bad_argument"), ("PULSES 1 2 3", "bad_argument"), ("KWH 0.0001", "bad_argument"),
+    ("PULSES 3 0", "bad_argument"), ("PULSES 1 2 3", "bad_argument"),
+    ("KWH 0.0001", "bad_argument"),
     ("KEY 12a", "bad_argument"), ("TOKEN", "bad_argument"), ("STATUS now", "bad_argument"),
     ("1234", "unknown_command"), ("KWH x", "bad_argument"),
 ])

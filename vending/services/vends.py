@@ -142,7 +142,9 @@ def vend(
     number = validate_meter_number(meter_number)
     value = parse_amount(amount, ctx.policy.currency_decimals)
     rid = validate_request_id(request_id)
-    body_hash = request_hash({"op": "vend", "meter_number": number, "amount": str(value)})
+    # The same amount however it is written ("50", "50.00"): the same request.
+    canonical = value.quantize(Decimal(1).scaleb(-ctx.policy.currency_decimals))
+    body_hash = request_hash({"op": "vend", "meter_number": number, "amount": str(canonical)})
     session = ctx.session
     try:
         existing = find_request(session, actor.ref, rid)

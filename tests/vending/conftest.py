@@ -1,0 +1,130 @@
+"""Fixtures of the vending server tests: every database test runs on SQLite *and*
+PostgreSQL, each test isolated in a SAVEPOINT of an outer transaction that is rolled back
+(SQLAlchemy's "join an external transaction" recipe).
+
+PostgreSQL: a fresh database ``stsvend_t_<pid>`` is created through ``TEST_POSTGRES_URL``
+for the session and dropped at the end, so parallel runs never collide. An unreachable server
+is a loud failure, never a skip.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from sqlalchemy import Connection, Engine
+from sqlalchemy.orm import Session, sessionmaker
+from vending_fixtures import (
+    FixedClock,
+    TestWorld,
+    alembic_upgrade,
+    make_config,
+    master_keys_value,
+    pg_create_database,
+    pg_drop_database,
+)
+
+from vending import create_app
+from vending.database import make_engine
+from vending.security_module import MasterKeyring, SoftwareSecurityModule
+from vending.services import ServiceContext, VendingPolicy
+
+DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+T0 = datetime(2026, 3, 2, 9, 30, 15, tzinfo=UTC)
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A fresh, migrated PostgreSQL database for this test session."""
+    admin = os.environ.get("TEST_POSTGRES_URL", DEFAULT_PG)
+    url = pg_create_database(admin, f"stsvend_t_{os.getpid()}")
+    alembic_upgrade(url)
+    yield url
+    pg_drop_database(admin, url)
+
+
+@pytest.fixture(scope="session")
+def sqlite_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'stsvend.db'}"
+    alembic_upgrade(url)
+    return url
+
+
+@pytest.fixture(scope="session", params=["sqlite", pytest.param("postgresql",
+                                                                 marks=pytest.mark.postgres)])
+def engine(request: pytest.FixtureRequest) -> Iterator[Engine]:
+    url = request.getfixturevalue("sqlite_url" if request.param == "sqlite" else "postgres_url")
+    eng = make_engine(url)
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture
+def connection(engine: Engine) -> Iterator[Connection]:
+    with engine.connect() as conn:
+        outer = conn.begin()
+        yield conn
+        outer.rollback()
+
+
+@pytest.fixture(scope="session")
+def master_keys() -> str:
+    return master_keys_value()
+
+
+@pytest.fixture(scope="session")
+def security(master_keys: str) -> SoftwareSecurityModule:
+    return SoftwareSecurityModule(MasterKeyring.parse(master_keys))
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    return FixedClock(T0)
+
+
+@pytest.fixture
+def policy() -> VendingPolicy:
+    return VendingPolicy()
+
+
+@pytest.fixture
+def session(connection: Connection) -> Iterator[Session]:
+    sess = Session(bind=connection, join_transaction_mode="create_savepoint",
+                   expire_on_commit=False)
+    yield sess
+    sess.close()
+
+
+@pytest.fixture
+def ctx(session: Session, security: SoftwareSecurityModule, policy: VendingPolicy,
+        clock: FixedClock) -> ServiceContext:
+    return ServiceContext(session=session, security=security, policy=policy, clock=clock)
+
+
+@pytest.fixture
+def world(ctx: ServiceContext) -> TestWorld:
+    """A supply group with a current DKGA-04 key on base date 2014, a flat tariff and meters."""
+    return TestWorld.build(ctx)
+
+
+@pytest.fixture
+def app(connection: Connection, engine: Engine, master_keys: str, clock: FixedClock,
+        tmp_path: Path) -> Iterator[Flask]:
+    """The Flask app on the test connection: views and CLI commands see the test's data."""
+    config = make_config(str(engine.url.render_as_string(hide_password=False)), master_keys)
+    config.STSVEND_ENGINE = engine
+    application = create_app(config)
+    application.extensions["stsvend.sessionmaker"] = sessionmaker(
+        bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False)
+    application.extensions["stsvend.clock"] = clock
+    yield application
+
+
+@pytest.fixture
+def runner(app: Flask) -> Any:
+    return app.test_cli_runner()

@@ -17,11 +17,15 @@ from typing import Any
 
 import click
 from flask import Flask, current_app
+from flask.cli import AppGroup
 
 from . import services
 from .database import db
 from .errors import VendingError
 from .services import Actor, ServiceContext
+
+# An AppGroup runs each command inside an app context; the commands are registered top-level.
+commands = AppGroup("stsvend", help="stsvend vending server commands")
 
 
 def _ctx() -> ServiceContext:
@@ -41,20 +45,20 @@ def _fail(exc: VendingError) -> click.ClickException:
 
 
 def _read_secret(prompt: str) -> str:
-    stream = click.get_text_stream("stdin")
+    stream = sys.stdin
     if stream.isatty():
         return click.prompt(prompt, hide_input=True)
     return stream.read()
 
 
-@click.command("create-user")
+@commands.command("create-user")
 @click.argument("name")
 @click.option("--role", type=click.Choice(["admin", "supervisor", "clerk"]), required=True)
 @click.option("--password-stdin", is_flag=True, help="Read the password from stdin.")
 def create_user_command(name: str, role: str, password_stdin: bool) -> None:
     """Create an operator account (POS and back office)."""
     if password_stdin:
-        password = click.get_text_stream("stdin").readline().rstrip("\r\n")
+        password = sys.stdin.readline().rstrip("\r\n")
     else:
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
     try:
@@ -65,7 +69,7 @@ def create_user_command(name: str, role: str, password_stdin: bool) -> None:
     click.echo(f"created user {user.username} ({user.role.value})")
 
 
-@click.command("add-vending-key")
+@commands.command("add-vending-key")
 @click.option("--sgc", required=True)
 @click.option("--krn", type=click.IntRange(1, 15), required=True)
 @click.option("--dkga", type=click.Choice(["02", "04"]), required=True)
@@ -91,7 +95,7 @@ def add_vending_key_command(sgc: str, krn: int, dkga: str, base_date: str, ea: s
                f"{info.kcv}; {'current' if info.current else 'not current'}")
 
 
-@click.command("set-current-krn")
+@commands.command("set-current-krn")
 @click.option("--sgc", required=True)
 @click.option("--krn", type=click.IntRange(1, 15), required=True)
 def set_current_krn_command(sgc: str, krn: int) -> None:
@@ -103,7 +107,7 @@ def set_current_krn_command(sgc: str, krn: int) -> None:
     click.echo(f"SGC {sgc}: current KRN is {krn}")
 
 
-@click.command("import-meters")
+@commands.command("import-meters")
 @click.argument("csv_file", type=click.File("r", encoding="utf-8-sig"))
 def import_meters_command(csv_file: Any) -> None:
     """Register meters from a CSV file: every row validated, nothing half-imported."""
@@ -118,7 +122,7 @@ def import_meters_command(csv_file: Any) -> None:
     click.echo(f"imported {report.imported} meter(s)")
 
 
-@click.command("load-tariff")
+@commands.command("load-tariff")
 @click.argument("json_file", type=click.File("r", encoding="utf-8"))
 def load_tariff_command(json_file: Any) -> None:
     """Load a tariff document (a new version of a code is a new effective_from)."""
@@ -133,7 +137,7 @@ def load_tariff_command(json_file: Any) -> None:
     click.echo(f"loaded tariff {tariff.code} effective {tariff.effective_from.isoformat()}")
 
 
-@click.command("seed-demo")
+@commands.command("seed-demo")
 def seed_demo_command() -> None:
     """Create the demo supply group, keys, tariff, meters and users (empty database only)."""
     from .seed import seed_demo
@@ -145,7 +149,7 @@ def seed_demo_command() -> None:
     click.echo(result.describe())
 
 
-@click.command("vend")
+@commands.command("vend")
 @click.argument("meter_number")
 @click.argument("amount")
 @click.option("--request-id", default=None, help="Idempotency key (default: a new UUID).")
@@ -163,7 +167,7 @@ def vend_command(meter_number: str, amount: str, request_id: str | None, trial: 
     click.echo(json.dumps(answer.as_json(), indent=2))
 
 
-@click.command("engineering-token")
+@commands.command("engineering-token")
 @click.argument("meter_number")
 @click.argument("kind", type=click.Choice([k.value for k in services.EngineeringKind]))
 @click.option("--param", "params", multiple=True, metavar="NAME=VALUE",
@@ -187,7 +191,7 @@ def engineering_token_command(meter_number: str, kind: str, params: tuple[str, .
     click.echo(json.dumps(answer.as_json(), indent=2))
 
 
-@click.command("rekey")
+@commands.command("rekey")
 @click.option("--sgc", required=True)
 @click.option("--to-krn", type=click.IntRange(1, 15), required=True)
 @click.option("--to-base-date", type=click.Choice(["1993", "2014", "2035"]), required=True)
@@ -253,7 +257,7 @@ def _meters_in(path: Path) -> set[str]:
     return done
 
 
-@click.command("rotate-master-key")
+@commands.command("rotate-master-key")
 def rotate_master_key_command() -> None:
     """Re-seal every vending key under the first (current) key of STSVEND_MASTER_KEYS."""
     try:
@@ -265,8 +269,5 @@ def rotate_master_key_command() -> None:
 
 
 def register_commands(app: Flask) -> None:
-    for command in (create_user_command, add_vending_key_command, set_current_krn_command,
-                    import_meters_command, load_tariff_command, seed_demo_command,
-                    vend_command, engineering_token_command, rekey_command,
-                    rotate_master_key_command):
+    for command in commands.commands.values():
         app.cli.add_command(command)

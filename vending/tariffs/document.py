@@ -33,15 +33,16 @@ from vending.tariffs.calendar import (
 from vending.tariffs.errors import TariffError
 from vending.tariffs.money import MINOR_UNITS, places
 
-MAX_PRICE_PLACES = 6
-"""Prices and adders have at most six decimals, so kWh × price stays exact and short."""
+MAX_PRICE_PLACES = 4
+"""Prices and adders have at most four decimals, so kWh (0.1) × price has at most five: the
+scale of the vending database's money columns, which store the remainder."""
 
 CHARGE_PERIODS = (*PERIODS, "vend")
 
 _DECIMAL_RE = re.compile(r"^[0-9]+(\.[0-9]+)?$")
 _DATE_RE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 _TIME_RE = re.compile(r"^([0-9]{2}):([0-9]{2})$")
-_CODE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+_CODE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$")
 _CURRENCY_RE = re.compile(r"^[A-Z]{3}$")
 
 
@@ -372,7 +373,7 @@ def parse_tariff(document: Any) -> Tariff:
 
     code = (
         p.string(doc["code"], "$.code", _CODE_RE,
-                 "a code of letters, digits, '_', '.', '-' (at most 64)")
+                 "a code of letters, digits, '_', '.', '-' (at most 32)")
         if "code" in doc else None
     )
     name = p.string(doc["name"], "$.name") if "name" in doc else None

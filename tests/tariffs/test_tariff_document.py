@@ -72,7 +72,7 @@ def test_every_problem_is_listed_at_once_with_its_path():
             {"up_to_kwh": "350", "price": "1.76"},
             {"up_to_kwh": "300", "price": "1.9"},
             {"up_to_kwh": "400.05", "price": "-2"},
-            {"up_to_kwh": None, "price": "1.0000001"}]}},
+            {"up_to_kwh": None, "price": "1.00001"}]}},
         "fixed_charges": [{"name": "Fee", "amount": "5.001", "period": "month"},
                           {"name": "Fee", "amount": "5.00", "period": "fortnight"}],
         "free_basic_kwh": {"kwh": "50.05", "period": "month"},
@@ -117,6 +117,15 @@ def test_json_numbers_are_refused_where_a_decimal_string_is_expected(number):
 @pytest.mark.parametrize("text", ["1e3", "1,5", " 1.5", "1.", ".5", "١٢", "+1", "NaN", ""])
 def test_only_plain_ascii_decimal_strings_are_accepted(text):
     assert paths_of(variant(ESKOM, energy={"flat": text})) == ["$.energy.flat"]
+
+
+def test_prices_have_at_most_four_decimals_and_codes_at_most_32_characters():
+    # kWh × price must fit the five decimals of the vending database's money columns.
+    assert parse_tariff(variant(ESKOM, energy={"flat": "0.4883"})).energy.flat == D("0.4883")
+    [problem] = problems_of(variant(ESKOM, energy={"flat": "0.48831"}))
+    assert problem == "$.energy.flat: '0.48831' has more than 4 decimal places"
+    assert parse_tariff(variant(ESKOM, code="A" * 32)).code == "A" * 32
+    assert paths_of(variant(ESKOM, code="A" * 33)) == ["$.code"]
 
 
 def test_minor_unit_comes_from_the_currency_or_must_be_given():

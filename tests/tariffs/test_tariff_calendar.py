@@ -183,3 +183,26 @@ def test_consumption_before_the_version_is_refused():
     with pytest.raises(TariffNotInForce):
         price_consumption(parse_tariff(SEASONAL_TOU),
                           [(utc(2025, 12, 31, 12), utc(2025, 12, 31, 13), D(1))])
+
+
+def test_tou_consumption_across_a_daylight_saving_change():
+    # London, 29 March 2026: clocks go from 01:00 GMT to 02:00 BST. Night is 00:00-07:00 local.
+    # The interval 00:00-03:00 UTC is local 00:00 GMT to 04:00 BST: all night, 3 kWh at 0.10.
+    # The interval 05:00-08:00 UTC is local 06:00-09:00 BST: 1 hour night (0.10), 2 hours day
+    # (0.30): 0.10 + 0.60 = 0.70.
+    document = {
+        "code": "UK-E7", "currency": "GBP", "effective_from": "2026-01-01",
+        "timezone": "Europe/London",
+        "energy": {"time_of_use": {
+            "periods": [{"name": "night", "price": "0.10"}, {"name": "day", "price": "0.30"}],
+            "calendar": {"seasons": [{"name": "all", "months": list(range(1, 13)), "days": {
+                "all": [{"from": "00:00", "to": "07:00", "period": "night"},
+                        {"from": "07:00", "to": "24:00", "period": "day"}]}}]}}},
+    }
+    tariff = parse_tariff(document)
+    night = price_consumption(tariff, [(utc(2026, 3, 29, 0), utc(2026, 3, 29, 3), D(3))])
+    assert night.exact_amount == D("0.30")
+    morning = price_consumption(tariff, [(utc(2026, 3, 29, 5), utc(2026, 3, 29, 8), D(3))])
+    assert sorted((line.rate, line.kwh) for line in morning.lines) == [
+        (D("0.10"), D(1)), (D("0.30"), D(2))]
+    assert morning.amount == D("0.70")

@@ -157,6 +157,9 @@ def test_money_in_equals_the_sum_of_the_lines():
     assert sum(deductions) == quote.total + quote.carried_in
     assert (quote.tax + quote.charges_total + quote.debt_total + quote.energy_amount
             + quote.remainder) == quote.total + quote.carried_in
+    # 731.37: VAT 731.37 × 0.13 / 1.13 = 84.1398… → 84.14; net 647.23; fee 5.00 → 642.23;
+    # debt 25 % = 160.5575 → 160.56 capped at 12.34 → 629.89; plus the carried 0.0417.
+    assert quote.energy_money == D("629.9317")
 
 
 def test_to_json_has_only_strings_for_numbers_and_round_trips():

@@ -677,7 +677,14 @@ def _parse_day(p: _Problems, raw: Any, path: str, names: set[str]) -> DaySchedul
     if not ok:
         return None
     schedule = DaySchedule(ranges=tuple(parsed))
-    cover = [sum(r.covers(minute) for r in parsed) for minute in range(MINUTES_PER_DAY)]
+    cover = [0] * MINUTES_PER_DAY
+    for time_range in parsed:
+        if time_range.start < time_range.end:
+            minutes = range(time_range.start, time_range.end)
+        else:
+            minutes = [*range(time_range.start, MINUTES_PER_DAY), *range(time_range.end)]
+        for minute in minutes:
+            cover[minute] += 1
     gaps = [minute for minute, count in enumerate(cover) if count == 0]
     overlaps = [minute for minute, count in enumerate(cover) if count > 1]
     if gaps:

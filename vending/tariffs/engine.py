@@ -141,6 +141,12 @@ class Quote:
     minor_unit: int
 
     @property
+    def energy_money(self) -> Decimal:
+        """All the money this vend has for energy (``energy_amount + remainder``): what a
+        currency meter's credit token would carry, the meter pricing it at ``rate_at``."""
+        return self.energy_amount + self.remainder
+
+    @property
     def charges_total(self) -> Decimal:
         return sum((charge.amount for charge in self.charges), ZERO)
 
@@ -523,8 +529,8 @@ def _pieces(
         if index == len(edges) - 2:
             share = kwh - given
         else:
-            fraction = Decimal((right - left) // timedelta(microseconds=1)) / Decimal(whole)
-            share = (kwh * fraction).quantize(_SHARE_QUANTUM, rounding=ROUND_DOWN)
+            part = (right - left) // timedelta(microseconds=1)
+            share = (kwh * part / whole).quantize(_SHARE_QUANTUM, rounding=ROUND_DOWN)
         given += share
         yield left, right, share
 

@@ -108,6 +108,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tariff-rate", type=_decimal, default=Decimal(0),
                    help="currency per kWh for currency credit (0.01 resolution)")
     p.add_argument("--mfr-code", help="2 or 4 digits; default: from the meter number")
+    p.add_argument("--tables", default="production",
+                   help="EA07 STA table set: production (default), sample or a file path")
 
     p = command("enter", "type a token on the keypad")
     p.add_argument("token", nargs="+", help="20 digits (groups separated by spaces allowed)")
@@ -150,6 +152,7 @@ def cmd_init(args: argparse.Namespace, clock: Callable[[], datetime]) -> int:
         kct_timeout_s=args.kct_timeout, max_credit_wh=_wh(args.max_credit_kwh, "--max-credit-kwh"),
         low_credit_wh=_wh(args.low_credit_kwh, "--low-credit-kwh"),
         tariff_rate=_rate(args.tariff_rate), mfr_code=args.mfr_code,
+        sta_tables=args.tables,
     )
     try:
         state = manufacture(spec, clock(), args.manufactured_at)

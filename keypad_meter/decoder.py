@@ -129,7 +129,7 @@ def _decode(state: MeterState, text: str) -> RawToken:
     except TokenFormatError as exc:
         raise Rejected(ResultCode.FORMAT_ERROR) from exc
     try:
-        return decode_raw(number, state.key.cipher())
+        return decode_raw(number, state.cipher())
     except FunctionError as exc:
         raise Rejected(ResultCode.FUNCTION_ERROR) from exc
     except CrcError as exc:

@@ -19,6 +19,7 @@ from tokens import (
     EncryptionAlgorithm,
     KeyType,
     StsError,
+    load_tables,
     tid_from_datetime,
     validate_pan,
 )
@@ -73,6 +74,7 @@ class MeterSpec:
     low_credit_wh: int = DEFAULT_LOW_CREDIT_WH
     tariff_rate: int = 0
     mfr_code: str | None = None
+    sta_tables: str = "production"
 
 
 def manufacture(spec: MeterSpec, now: datetime, manufactured_at: datetime | None = None
@@ -89,6 +91,7 @@ def manufacture(spec: MeterSpec, now: datetime, manufactured_at: datetime | None
         ea = EncryptionAlgorithm.parse(spec.ea)
         kt = KeyType.parse(spec.kt)
         DecoderKey.from_hex(spec.decoder_key, ea)
+        load_tables(spec.sta_tables)
         base = BaseDate.parse(spec.base_date)
         tid = spec.manufacture_tid
         if tid is None:
@@ -115,6 +118,7 @@ def manufacture(spec: MeterSpec, now: datetime, manufactured_at: datetime | None
     return MeterState(
         pan=pan, mfr_code=mfr_code, decoder_key=spec.decoder_key.lower(), ea=ea.value,
         kt=int(kt), krn=spec.krn, ti=spec.ti, sgc=sgc, ken=spec.ken, base_date=int(base),
+        sta_tables=spec.sta_tables,
         tid_memory=[tid] * spec.tid_memory_size, tid_memory_size=spec.tid_memory_size,
         imp_per_kwh=spec.imp_per_kwh, kct_timeout_s=spec.kct_timeout_s,
         max_credit_wh=spec.max_credit_wh, low_credit_wh=spec.low_credit_wh,

@@ -12,10 +12,13 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, datetime
 from decimal import Decimal
+from functools import cache
 from typing import Any
 
-from tokens import DecoderKey, EncryptionAlgorithm, KeyType
+from tokens import DecoderKey, EncryptionAlgorithm, KeyType, load_tables
 from tokens.identifiers import drn_from_pan
+from tokens.keys import BlockCipher
+from tokens.sta import StaTables
 
 WH_PER_UNIT = 100  # one 0.1 kWh token unit
 CURRENCY_SCALE = 100_000  # currency base unit 10⁻⁵ (SPEC §3.3)
@@ -25,6 +28,12 @@ DEFAULT_MAX_CREDIT_WH = 9_999_999_900  # 9 999 999.9 kWh: above five maximum-val
 DEFAULT_MAX_CURRENCY = 10**11 * CURRENCY_SCALE
 DEFAULT_LOW_CREDIT_WH = 5_000  # low-credit alarm at 5 kWh
 MAX_PENDING_READINGS = 10_000  # telemetry backlog kept while the server is unreachable
+
+
+@cache
+def _tables(name_or_path: str) -> StaTables:
+    """Table sets are loaded once per process (a token entry must not re-read a file)."""
+    return load_tables(name_or_path)
 
 
 @dataclass(slots=True)
@@ -60,6 +69,7 @@ class MeterState:
     sgc: str
     ken: int
     base_date: int
+    sta_tables: str  # EA07 table set: "production", "sample" or a table file path
     # token identifier memory (SPEC §8)
     tid_memory: list[int]
     tid_memory_size: int
@@ -96,6 +106,10 @@ class MeterState:
     @property
     def key(self) -> DecoderKey:
         return DecoderKey.from_hex(self.decoder_key, self.ea)
+
+    def cipher(self) -> BlockCipher:
+        """The block cipher of the active decoder key (with this meter's STA tables)."""
+        return self.key.cipher(_tables(self.sta_tables))
 
     @property
     def key_type(self) -> KeyType:

@@ -327,3 +327,12 @@ def test_lockout_display_counts_down() -> None:
         meter.enter("1", T0)
     result = meter.enter(credit(TID), T0 + timedelta(seconds=4))
     assert result.display == "Locked 6 s"
+
+
+def test_sample_sta_tables() -> None:
+    """A meter built for the sample table set decodes tokens made with those tables only."""
+    sample = tokens.load_tables("sample")
+    token = tokens.encode(tokens.TransferCredit(kind=tokens.CreditKind.ELECTRICITY, tid=TID,
+                                                units=10), KEY, sample)
+    assert new_meter(sta_tables="sample").enter(token, T0).code is ResultCode.ACCEPT
+    assert new_meter().enter(token, T0).code is ResultCode.CRC_ERROR

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from conftest import KEY, PAN, T0, credit, run_cli, tid_at
+from meter_fixtures import KEY, PAN, T0, credit, run_cli, tid_at
 
 INIT = ["--pan", PAN, "--sgc", "123456", "--ti", "1", "--krn", "1", "--kt", "2", "--ea", "07"]
 

@@ -16,9 +16,8 @@ import time
 import tty
 from pathlib import Path
 
-from conftest import KEY, PAN, REPO, T0, credit, run_cli, tid_at
-from serial_client import LineClient, wait_ready
-from test_meter_serial import start_serve
+from meter_fixtures import KEY, PAN, REPO, T0, credit, run_cli, tid_at
+from meter_line_client import LineClient, start_serve, wait_ready
 
 from keypad_meter import StateFile
 

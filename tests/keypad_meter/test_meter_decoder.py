@@ -8,7 +8,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from conftest import KEY, SPEC, T0, Clock, credit, new_meter, tid_at
+from meter_fixtures import KEY, SPEC, T0, Clock, credit, new_meter, tid_at
 
 import tokens
 from keypad_meter import ResultCode, manufacture

@@ -10,7 +10,7 @@ import sys
 import time
 
 import pytest
-from conftest import REPO, T0, Clock, credit, tid_at
+from meter_fixtures import REPO, T0, Clock, credit, tid_at
 
 from keypad_meter import StateFile
 from keypad_meter.keypad import KeypadBuffer, KeypadSession, info_screens, run

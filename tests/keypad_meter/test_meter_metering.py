@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
-from conftest import KEY, T0, Clock, credit, new_meter, tid_at
+from meter_fixtures import KEY, T0, Clock, credit, new_meter, tid_at
 
 import tokens
 from keypad_meter.metering import MeteringError

@@ -3,19 +3,15 @@
 from __future__ import annotations
 
 import os
-import signal
 import socket
-import subprocess
-import sys
 import threading
 import time
 import tty
-from pathlib import Path
 
 import pytest
 import serial
-from conftest import REPO, T0, Clock, credit, tid_at
-from serial_client import LineClient, parse, wait_ready
+from meter_fixtures import T0, Clock, credit, tid_at
+from meter_line_client import LineClient, parse, start_serve, stop, wait_ready
 
 from keypad_meter import StateFile
 from keypad_meter.serial_link import MeterLineProtocol, SerialSession, open_port, serve
@@ -111,25 +107,6 @@ def test_loop_url_byte_level(store: StateFile) -> None:
     assert sent[3][1]["error"]["code"] == "line_too_long"
     assert sent[4][1]["error"]["code"] == "not_text"
     assert store.read().credit_wh == 1500
-
-
-def start_serve(state: Path, port: str, *extra: str) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    return subprocess.Popen([sys.executable, "-m", "keypad_meter", "serve", "--state", str(state),
-                             "--port", port, *extra], env=env, cwd=REPO,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-
-
-def stop(proc: subprocess.Popen[bytes]) -> int:
-    proc.send_signal(signal.SIGTERM)
-    try:
-        _, err = proc.communicate(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.communicate()
-        raise
-    assert b"Traceback" not in err, err.decode()
-    return proc.returncode
 
 
 def exercise(client: LineClient, store: StateFile) -> None:

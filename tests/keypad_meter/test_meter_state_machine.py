@@ -7,9 +7,9 @@ from __future__ import annotations
 from datetime import timedelta
 
 import hypothesis.strategies as st
-from conftest import T0, credit, new_meter, tid_at
 from hypothesis import settings
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
+from meter_fixtures import T0, credit, new_meter, tid_at
 
 import tokens
 from keypad_meter import ResultCode

@@ -8,7 +8,7 @@ import threading
 from pathlib import Path
 
 import pytest
-from conftest import SPEC, T0, credit, tid_at
+from meter_fixtures import SPEC, T0, credit, tid_at
 
 from keypad_meter import (
     CorruptStateError,

@@ -13,9 +13,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
-from conftest import Clock
-from serial_client import LineClient, wait_ready
-from test_meter_serial import start_serve, stop
+from meter_fixtures import Clock
+from meter_line_client import LineClient, start_serve, stop, wait_ready
 
 from keypad_meter import Meter, StateFile
 from keypad_meter.telemetry import Reporter, report_once

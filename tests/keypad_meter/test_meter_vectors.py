@@ -17,7 +17,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from conftest import T0, vector_key, vector_meter, vectors
+from meter_fixtures import T0, vector_key, vector_meter, vectors
 
 import tokens
 from keypad_meter import ResultCode

@@ -1,13 +1,19 @@
-"""A test-side serial client: send command lines, read answer lines with a deadline."""
+"""The host side of the serial line in tests: start ``serve``, send lines, read answers."""
 
 from __future__ import annotations
 
 import json
 import os
 import select
+import signal
 import socket
+import subprocess
+import sys
 import time
+from pathlib import Path
 from typing import Any
+
+from meter_fixtures import REPO
 
 
 class LineClient:
@@ -67,3 +73,22 @@ def wait_ready(client: LineClient, timeout: float = 30.0) -> None:
         except TimeoutError:
             if time.monotonic() > deadline:
                 raise
+
+
+def start_serve(state: Path, port: str, *extra: str) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    return subprocess.Popen([sys.executable, "-m", "keypad_meter", "serve", "--state", str(state),
+                             "--port", port, *extra], env=env, cwd=REPO,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+def stop(proc: subprocess.Popen[bytes]) -> int:
+    proc.send_signal(signal.SIGTERM)
+    try:
+        _, err = proc.communicate(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
+        raise
+    assert b"Traceback" not in err, err.decode()
+    return proc.returncode

@@ -235,7 +235,10 @@ def cmd_serve(args: argparse.Namespace, clock: Callable[[], datetime]) -> int:
         def on_idle() -> None:
             if time.monotonic() >= due[0]:
                 due[0] = time.monotonic() + interval
-                report_once(store, reporter, clock)
+                try:
+                    report_once(store, reporter, clock)
+                except StateFileError as exc:  # keep serving; commands report it too
+                    logging.getLogger(__name__).error("no reading taken: %s", exc)
 
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):

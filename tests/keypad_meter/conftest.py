@@ -5,14 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from meter_fixtures import SPEC, T0, Clock
+from meter_fixtures import SPEC, T0
 
 from keypad_meter import StateFile, manufacture
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
 
 
 @pytest.fixture

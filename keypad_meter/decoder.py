@@ -27,6 +27,7 @@ from tokens import (
     KeyChange1,
     KeyType,
     MeterTest,
+    RangeError,
     Register,
     SetMaximumPhasePowerUnbalanceLimit,
     SetMaximumPowerLimit,
@@ -50,6 +51,7 @@ from .state import CURRENCY_SCALE, WH_PER_UNIT, MeterState, PendingSection, pars
 LOCKOUT_AFTER = 3  # rejected entries before the keypad locks
 LOCKOUT_FIRST_S = 10
 LOCKOUT_MAX_S = 1280
+LOCKOUT_MAX_DOUBLINGS = 7  # 10 s × 2⁷ = 1 280 s
 KEY_CHANGE_SUBCLASSES = frozenset({3, 4, 8, 9})
 TEST_MFR_CODE = 0  # "00"/"0000": test tokens every make accepts (CTSA02 uses it on any meter)
 _NOT_ELECTRICITY = {
@@ -59,7 +61,10 @@ _NOT_ELECTRICITY = {
 
 
 class Rejected(Exception):  # noqa: N818 - a control-flow signal, not an error report
-    """A check failed: the entry ends with ``code`` and changes nothing but the lockout."""
+    """A check failed: the entry ends with ``code``.
+
+    Nothing changes but the lockout count, except that a refused key change drops its sections.
+    """
 
     def __init__(self, code: ResultCode, detail: str = "") -> None:
         super().__init__(code.value)
@@ -100,13 +105,17 @@ def enter_token(state: MeterState, text: str, now: datetime) -> EntryResult:
     info: dict[str, Any] | None = None
     try:
         raw = _decode(state, text)
-        token = from_raw(raw)
+        try:
+            token = from_raw(raw)
+        except RangeError as exc:  # a field no valid token carries (defensive: CRC passed)
+            raise Rejected(ResultCode.RANGE_ERROR) from exc
         info = _describe(raw, token)
         code, display = _apply(state, raw, token, now)
     except Rejected as rejected:
         state.failures += 1
         if state.failures >= LOCKOUT_AFTER:
-            seconds = min(LOCKOUT_FIRST_S << (state.failures - LOCKOUT_AFTER), LOCKOUT_MAX_S)
+            doublings = min(state.failures - LOCKOUT_AFTER, LOCKOUT_MAX_DOUBLINGS)
+            seconds = min(LOCKOUT_FIRST_S << doublings, LOCKOUT_MAX_S)
             state.locked_until = utc_iso(now + timedelta(seconds=seconds))
         label = rejected.code.label
         display = f"{label}: {rejected.detail}" if rejected.detail else label

@@ -33,7 +33,7 @@ import serial.threaded
 
 from .keypad import KeypadBuffer
 from .meter import Meter
-from .metering import MeteringError
+from .metering import MeteringError, is_low_credit, relay_events
 from .storage import StateFile, StateFileError
 
 log = logging.getLogger(__name__)
@@ -116,10 +116,9 @@ class SerialSession:
         if not args:
             raise CommandError("bad_argument", "usage: TOKEN <20 digits>")
         with self.store.transaction() as state:
-            meter = Meter(state)
-            before = state.relay_reason
-            result = meter.enter("".join(args), self.clock())
-            events = _relay_change(before, state.relay_reason)
+            before = (state.relay_reason, is_low_credit(state))
+            result = Meter(state).enter("".join(args), self.clock())
+            events = relay_events(state, *before)
         return result.as_json(), events
 
     def _cmd_key(self, args: list[str]) -> tuple[dict[str, Any], tuple[str, ...]]:
@@ -132,9 +131,9 @@ class SerialSession:
             entry = self.keypad.press(key)
             if entry is not None:
                 with self.store.transaction() as state:
-                    before = state.relay_reason
+                    before = (state.relay_reason, is_low_credit(state))
                     results.append(Meter(state).enter(entry, self.clock()).as_json())
-                    events += _relay_change(before, state.relay_reason)
+                    events += relay_events(state, *before)
         return {"display": self.keypad.display(), "results": results}, tuple(events)
 
     def _consume(self, args: list[str], what: str, energy: Callable[[Meter, str, Decimal | None],
@@ -168,12 +167,6 @@ class SerialSession:
         with self.store.transaction() as state:
             events = Meter(state).reconnect()
             return {"relay": state.relay, "relay_reason": state.relay_reason}, events
-
-
-def _relay_change(before: str | None, after: str | None) -> tuple[str, ...]:
-    if before == after:
-        return ()
-    return ("relay_closed",) if after is None else (f"relay_open:{after}",)
 
 
 def _event(name: str) -> str:

@@ -23,8 +23,10 @@ from typing import Any
 from . import keypad
 from .meter import ManufactureError, Meter, MeterSpec, manufacture
 from .metering import MeteringError
+from .serial_link import SerialSession, open_port, serve
 from .state import DEFAULT_KCT_TIMEOUT_S, DEFAULT_TID_MEMORY
 from .storage import StateFile, StateFileError
+from .telemetry import Reporter, report_once
 
 EXIT_OK, EXIT_REJECTED, EXIT_USAGE, EXIT_STATE = 0, 1, 2, 3
 API_KEY_ENV = "STSVEND_METER_API_KEY"
@@ -216,9 +218,6 @@ def cmd_reconnect(args: argparse.Namespace, clock: Callable[[], datetime]) -> in
 
 
 def cmd_serve(args: argparse.Namespace, clock: Callable[[], datetime]) -> int:
-    from .serial_link import SerialSession, open_port, serve
-    from .telemetry import Reporter, report_once
-
     store = StateFile(args.state)
     store.read()  # refuse to start on a missing or corrupt meter
     on_idle: Callable[[], None] | None = None

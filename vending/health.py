@@ -7,7 +7,7 @@ from flask.typing import ResponseReturnValue
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
-from .database import db
+from .database import READ_ONLY, db
 
 bp = Blueprint("health", __name__)
 
@@ -22,7 +22,7 @@ def healthz() -> ResponseReturnValue:
 def readyz() -> ResponseReturnValue:
     """Ready to serve: the database answers and is migrated."""
     try:
-        with db.engine.connect() as conn:
+        with db.engine.connect().execution_options(**{READ_ONLY: True}) as conn:
             version = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
     except SQLAlchemyError:
         return jsonify({"status": "unavailable", "database": "unreachable"}), 503

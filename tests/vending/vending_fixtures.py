@@ -8,6 +8,7 @@ import io
 import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -101,14 +102,16 @@ def make_config(url: str, master_keys: str, **overrides: Any) -> type:
         "STSVEND_SECURITY_MODULE": "software",
         "STSVEND_DEFAULT_TARIFF": "RES",
         "STSVEND_CURRENCY": "ZAR",
-        "STSVEND_MIN_VEND_AMOUNT": "1.00",
-        "STSVEND_MAX_VEND_AMOUNT": "10000.00",
+        "STSVEND_MIN_VEND_AMOUNT": Decimal("1.00"),
+        "STSVEND_MAX_VEND_AMOUNT": Decimal("10000.00"),
         "STSVEND_REVERSAL_WINDOW_MINUTES": 15,
         "LOG_LEVEL": "DEBUG",
         "TESTING": True,
     }
     values.update(overrides)
-    return type("TestConfig", (), values)
+    from config import Config
+
+    return type("TestConfig", (Config,), values)
 
 
 def drn(serial: int, mfr: str = "07") -> str:
@@ -168,3 +171,4 @@ def decoder_key(meter_number: str, krn: int, ti: int = 1) -> tokens.DecoderKey:
     vk, dkga, bd = VENDING_KEYS[krn]
     return tokens.KeyDerivation(dkga=dkga, vending_key=vk, pan=tokens.pan_from_drn(meter_number),
                                 kt=2, sgc=SGC, ti=ti, krn=krn, base_date=bd, ea="07").derive()
+

@@ -16,7 +16,6 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-
 # Execution option for connections that only read (health checks): a plain deferred BEGIN.
 READ_ONLY = "stsvend_read_only"
 

@@ -1,17 +1,19 @@
 """SQLAlchemy 2 typed models of the vending server (``select()`` everywhere, never
 ``Model.query``). Importing this package registers every table on :data:`Base.metadata`."""
 
+from .api_clients import ApiClient
 from .audit import AuditEntry
 from .base import Base, utcnow
 from .keys import SupplyGroup, VendingKey
 from .meters import Customer, Meter, MeterStatus
+from .readings import MeterReading
 from .tariffs import Tariff
 from .types import ExactDecimal, UTCDateTime
 from .users import Role, User
 from .vends import Counter, IssuedToken, TokenType, Vend, VendKind, VendStatus
 
 __all__ = [
-    "AuditEntry", "Base", "Counter", "Customer", "ExactDecimal", "IssuedToken", "Meter",
-    "MeterStatus", "Role", "SupplyGroup", "Tariff", "TokenType", "UTCDateTime", "User", "Vend",
-    "VendKind", "VendStatus", "VendingKey", "utcnow",
+    "ApiClient", "AuditEntry", "Base", "Counter", "Customer", "ExactDecimal", "IssuedToken",
+    "Meter", "MeterReading", "MeterStatus", "Role", "SupplyGroup", "Tariff", "TokenType",
+    "UTCDateTime", "User", "Vend", "VendKind", "VendStatus", "VendingKey", "utcnow",
 ]

@@ -76,6 +76,15 @@ class Config:
     STSVEND_REVERSAL_WINDOW_MINUTES = _int("STSVEND_REVERSAL_WINDOW_MINUTES", 15)
     LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
     TESTING = False
+    # POS web UI (docs/pos.md): session cookie, idle/absolute timeouts, login lockout, clock.
+    SESSION_COOKIE_SECURE = os.environ.get("SESSION_COOKIE_SECURE", "true").lower() != "false"
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    POS_IDLE_MINUTES = _int("POS_IDLE_MINUTES", 15)
+    POS_SESSION_HOURS = _int("POS_SESSION_HOURS", 12)
+    POS_LOCKOUT_ATTEMPTS = _int("POS_LOCKOUT_ATTEMPTS", 5)
+    POS_LOCKOUT_MINUTES = _int("POS_LOCKOUT_MINUTES", 15)
+    STSVEND_TIMEZONE = os.environ.get("STSVEND_TIMEZONE", "UTC")  # shown on screens, receipts
 
     @classmethod
     def validate(cls) -> None:

@@ -1,9 +1,12 @@
-"""Concurrent vends from several processes with real committed transactions (PostgreSQL):
-the row lock and the unique constraints, not luck, keep TIDs and records straight."""
+"""Concurrent vends from several processes with real committed transactions: the row lock
+(``FOR UPDATE`` on PostgreSQL, the ``BEGIN IMMEDIATE`` write lock on SQLite, which is what
+several gunicorn workers of ``make run`` share) and the unique constraints, not luck, keep
+TIDs and records straight."""
 
 from __future__ import annotations
 
 import multiprocessing
+import multiprocessing.pool
 import os
 from collections.abc import Iterator
 
@@ -25,16 +28,20 @@ from vending.models import IssuedToken, Meter, Vend
 from vending.security_module import MasterKeyring, SoftwareSecurityModule
 from vending.services import ServiceContext, VendingPolicy
 
-pytestmark = pytest.mark.postgres
 PROCESSES = 4
 
 
-@pytest.fixture(scope="module")
-def committed_world(master_keys: str) -> Iterator[tuple[str, TestWorld]]:
-    """A migrated PostgreSQL database of its own, with the test world committed."""
+@pytest.fixture(scope="module", params=[pytest.param("postgresql", marks=pytest.mark.postgres),
+                                        "sqlite"])
+def committed_world(request: pytest.FixtureRequest, master_keys: str,
+                    tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, TestWorld]]:
+    """A migrated database of its own, with the test world committed."""
     admin = os.environ.get("TEST_POSTGRES_URL",
                            "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-    url = pg_create_database(admin, f"stsvend_c_{os.getpid()}")
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('concurrent') / 'c.db'}"
+    else:
+        url = pg_create_database(admin, f"stsvend_c_{os.getpid()}")
     alembic_upgrade(url)
     engine = make_engine(url)
     with Session(engine, expire_on_commit=False) as session:
@@ -44,14 +51,15 @@ def committed_world(master_keys: str) -> Iterator[tuple[str, TestWorld]]:
         world = TestWorld.build(ctx)
     engine.dispose()
     yield url, world
-    pg_drop_database(admin, url)
+    if request.param != "sqlite":
+        pg_drop_database(admin, url)
 
 
 @pytest.fixture(scope="module")
-def pool(committed_world: tuple[str, TestWorld], master_keys: str) -> Iterator[object]:
+def pool(master_keys: str) -> Iterator[multiprocessing.pool.Pool]:
+    """Worker processes shared by both databases (spawned: no state inherited)."""
     ctx = multiprocessing.get_context("spawn")
-    with ctx.Pool(PROCESSES, initializer=worker_init,
-                  initargs=(committed_world[0], master_keys)) as workers:
+    with ctx.Pool(PROCESSES, initializer=worker_init, initargs=(master_keys,)) as workers:
         yield workers
 
 
@@ -59,7 +67,7 @@ def test_fifty_concurrent_vends_to_one_meter(committed_world: tuple[str, TestWor
                                              pool: multiprocessing.pool.Pool) -> None:
     url, world = committed_world
     number = world.meters["current"]
-    jobs = [(number, "10", f"c-{i}", f"client-{i % 5}") for i in range(50)]
+    jobs = [(url, number, "10", f"c-{i}", f"client-{i % 5}") for i in range(50)]
     results = pool.map(worker_vend, jobs, chunksize=1)
     assert len({r["pid"] for r in results}) > 1  # really several processes
     tids = [r["tid"] for r in results]
@@ -83,7 +91,7 @@ def test_racing_duplicates_return_the_winners_vend(committed_world: tuple[str, T
                                                    pool: multiprocessing.pool.Pool) -> None:
     url, world = committed_world
     number = world.meters["second"]
-    results = pool.map(worker_vend, [(number, "20", "dup-1", "racer")] * 24, chunksize=1)
+    results = pool.map(worker_vend, [(url, number, "20", "dup-1", "racer")] * 24, chunksize=1)
     assert len({r["vend_id"] for r in results}) == 1
     assert len({r["token"] for r in results}) == 1
     assert sum(not r["replayed"] for r in results) == 1

@@ -15,16 +15,19 @@ from vending.services import Actor, ServiceContext, VendingPolicy, vend
 _WORKER: dict[str, Any] = {}
 
 
-def worker_init(url: str, master_keys: str) -> None:
-    """Pool initializer: one engine and security module per worker process."""
-    _WORKER["engine"] = make_engine(url)
+def worker_init(master_keys: str) -> None:
+    """Pool initializer: the security module of this worker process."""
     _WORKER["security"] = SoftwareSecurityModule(MasterKeyring.parse(master_keys))
 
 
-def worker_vend(job: tuple[str, str, str, str]) -> dict[str, Any]:
-    """One vend in its own session and transaction, as a server worker would do it."""
-    meter_number, amount, request_id, client = job
-    with Session(_WORKER["engine"], expire_on_commit=False) as session:
+def worker_vend(job: tuple[str, str, str, str, str]) -> dict[str, Any]:
+    """One vend in its own session and transaction, as a server worker would do it (one
+    engine per database URL and process)."""
+    url, meter_number, amount, request_id, client = job
+    engine = _WORKER.get(url)
+    if engine is None:
+        engine = _WORKER[url] = make_engine(url)
+    with Session(engine, expire_on_commit=False) as session:
         ctx = ServiceContext(session=session, security=_WORKER["security"],
                              policy=VendingPolicy())
         answer = vend(ctx, meter_number=meter_number, amount=amount, request_id=request_id,

@@ -2,10 +2,12 @@
 ``Model.query``). Importing this package registers every table on :data:`Base.metadata`."""
 
 from .api_clients import ApiClient
+from .accounts import PosAccount
 from .audit import AuditEntry
 from .base import Base, utcnow
 from .keys import SupplyGroup, VendingKey
 from .meters import Customer, Meter, MeterStatus
+from .shifts import Shift, ShiftStatus
 from .readings import MeterReading
 from .tariffs import Tariff
 from .types import ExactDecimal, UTCDateTime

@@ -9,6 +9,7 @@ winner's vend.
 
 from __future__ import annotations
 
+import logging
 from decimal import Decimal, InvalidOperation
 
 from sqlalchemy import select
@@ -32,6 +33,8 @@ from .issuing import (
     request_hash,
 )
 from .keystate import find_meter, lock_meter, plan_key, validate_meter_number
+
+log = logging.getLogger(__name__)
 
 
 def parse_amount(value: object, decimals: int = 2) -> Decimal:
@@ -174,6 +177,10 @@ def vend(
         )
         answer = VendAnswer.from_vend(vend_row)
         session.commit()
+        # Never log tokens: a credit token is a bearer value until the meter accepts it.
+        log.info("vend %s receipt %s meter %s amount %s units %s key_change %s by %s",
+                 answer.vend_id, answer.receipt_no, number, value, answer.units_kwh,
+                 answer.key_change, actor.ref)
         return answer
     except IntegrityError:
         session.rollback()

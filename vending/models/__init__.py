@@ -1,14 +1,14 @@
 """SQLAlchemy 2 typed models of the vending server (``select()`` everywhere, never
 ``Model.query``). Importing this package registers every table on :data:`Base.metadata`."""
 
-from .api_clients import ApiClient
 from .accounts import PosAccount
+from .api_clients import ApiClient
 from .audit import AuditEntry
 from .base import Base, utcnow
 from .keys import SupplyGroup, VendingKey
 from .meters import Customer, Meter, MeterStatus
-from .shifts import Shift, ShiftStatus
 from .readings import MeterReading
+from .shifts import Shift, ShiftStatus
 from .tariffs import Tariff
 from .types import ExactDecimal, UTCDateTime
 from .users import Role, User
@@ -16,6 +16,7 @@ from .vends import Counter, IssuedToken, TokenType, Vend, VendKind, VendStatus
 
 __all__ = [
     "ApiClient", "AuditEntry", "Base", "Counter", "Customer", "ExactDecimal", "IssuedToken",
-    "Meter", "MeterReading", "MeterStatus", "Role", "SupplyGroup", "Tariff", "TokenType",
+    "Meter", "MeterReading", "MeterStatus", "PosAccount", "Role", "Shift", "ShiftStatus",
+    "SupplyGroup", "Tariff", "TokenType",
     "UTCDateTime", "User", "Vend", "VendKind", "VendStatus", "VendingKey", "utcnow",
 ]

@@ -10,10 +10,12 @@ winner's vend.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 import tokens
 
@@ -138,10 +140,15 @@ def trial_vend(ctx: ServiceContext, *, meter_number: str, amount: object) -> Ven
 
 
 def vend(
-    ctx: ServiceContext, *, meter_number: str, amount: object, request_id: str, actor: Actor
+    ctx: ServiceContext, *, meter_number: str, amount: object, request_id: str, actor: Actor,
+    on_issue: Callable[[Session, Vend], None] | None = None,
 ) -> VendAnswer:
     """Sell ``amount`` of electricity to a meter: key-change tokens first when due, then the
-    credit token. One transaction; ``answer.replayed`` is True for a repeated request."""
+    credit token. One transaction; ``answer.replayed`` is True for a repeated request.
+
+    ``on_issue`` runs inside that transaction, after the vend is written and before the
+    commit, only for a new vend (never for a replay): the bank API debits the client's vendor
+    credit there, so the sale and the debit commit together or not at all (it may raise)."""
     number = validate_meter_number(meter_number)
     value = parse_amount(amount, ctx.policy.currency_decimals)
     rid = validate_request_id(request_id)
@@ -175,6 +182,8 @@ def vend(
                   remainder=quote.remainder),
             at,
         )
+        if on_issue is not None:
+            on_issue(session, vend_row)
         answer = VendAnswer.from_vend(vend_row)
         session.commit()
         # Never log tokens: a credit token is a bearer value until the meter accepts it.
@@ -221,10 +230,14 @@ def find_vend(ctx: ServiceContext, *, request_id: str, actor: Actor) -> VendAnsw
         ctx.session.rollback()
 
 
-def reverse(ctx: ServiceContext, vend_id: int, *, reason: str, actor: Actor) -> VendAnswer:
+def reverse(
+    ctx: ServiceContext, vend_id: int, *, reason: str, actor: Actor,
+    on_reverse: Callable[[Session, Vend], None] | None = None,
+) -> VendAnswer:
     """Reverse a credit vend within the reversal window. The token stays valid on the meter
     (it cannot be recalled): a reversal records that the sale did not complete on the
-    client side, with who and why; reports exclude reversed vends."""
+    client side, with who and why; reports exclude reversed vends. ``on_reverse`` runs in the
+    same transaction before the commit (the bank API credits the vendor float back there)."""
     why = (reason or "").strip()
     if not why:
         raise InvalidInputError("reason_required", "a reversal needs a reason")
@@ -246,6 +259,8 @@ def reverse(ctx: ServiceContext, vend_id: int, *, reason: str, actor: Actor) -> 
         audit.record(session, actor, "vend.reversed", "vend", vend_row.id,
                      before={"status": VendStatus.ISSUED.value},
                      after={"status": VendStatus.REVERSED.value, "reason": why[:400]})
+        if on_reverse is not None:
+            on_reverse(session, vend_row)
         answer = VendAnswer.from_vend(vend_row)
         session.commit()
         return answer

@@ -29,6 +29,9 @@ class Customer(Base):
     account: Mapped[str] = mapped_column(String(64), unique=True)
     phone: Mapped[str | None] = mapped_column(String(32))
     email: Mapped[str | None] = mapped_column(String(254))
+    # Tariff category (e.g. "indigent"): free basic electricity goes to the category a tariff's
+    # free_basic_kwh.eligible names. None: no category.
+    category: Mapped[str | None] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     meters: Mapped[list[Meter]] = relationship(back_populates="customer")

@@ -7,6 +7,7 @@ from .audit import AuditEntry
 from .base import Base, utcnow
 from .keys import SupplyGroup, VendingKey
 from .meters import Customer, Meter, MeterStatus
+from .pricing import ChargeCollection, Debt, DebtPayment, FbeIssue, VendPricing
 from .readings import MeterReading
 from .shifts import Shift, ShiftStatus
 from .tariffs import Tariff
@@ -15,8 +16,10 @@ from .users import Role, User
 from .vends import Counter, IssuedToken, TokenType, Vend, VendKind, VendStatus
 
 __all__ = [
-    "ApiClient", "AuditEntry", "Base", "Counter", "Customer", "ExactDecimal", "IssuedToken",
+    "ApiClient", "AuditEntry", "Base", "ChargeCollection", "Counter", "Customer", "Debt",
+    "DebtPayment", "ExactDecimal", "FbeIssue", "IssuedToken",
     "Meter", "MeterReading", "MeterStatus", "PosAccount", "Role", "Shift", "ShiftStatus",
     "SupplyGroup", "Tariff", "TokenType",
-    "UTCDateTime", "User", "Vend", "VendKind", "VendStatus", "VendingKey", "utcnow",
+    "UTCDateTime", "User", "Vend", "VendKind", "VendPricing", "VendStatus", "VendingKey",
+    "utcnow",
 ]

@@ -32,6 +32,7 @@ class VendKind(enum.StrEnum):
     ENGINEERING = "engineering"
     KEY_CHANGE = "key_change"
     REKEY = "rekey"
+    FBE = "fbe"  # free basic electricity on request (no payment)
 
 
 class VendStatus(enum.StrEnum):
@@ -41,6 +42,7 @@ class VendStatus(enum.StrEnum):
 
 class TokenType(enum.StrEnum):
     CREDIT = "credit"
+    FBE = "fbe"  # a credit token of free basic electricity (CONTRACT §3)
     KEY_CHANGE = "key_change"
     CLEAR_CREDIT = "clear_credit"
     CLEAR_TAMPER = "clear_tamper"

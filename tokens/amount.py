@@ -12,9 +12,10 @@ Money and energy never pass through ``float`` here.
 
 from __future__ import annotations
 
-from decimal import ROUND_CEILING, ROUND_FLOOR, Context, Decimal, InvalidOperation
+import re
+from decimal import ROUND_CEILING, ROUND_FLOOR, Context, Decimal
 
-from .errors import RangeError
+from .errors import RangeError, is_int
 
 MAX_TRANSFER_UNITS = 18_201_624
 MAX_MANTISSA = 0x3FFF
@@ -31,7 +32,7 @@ _EXACT = Context(prec=80)
 
 def encode_transfer_amount(units: int) -> int:
     """16-bit TransferAmount field for ``units`` base units, rounding up to the coding's grid."""
-    if not isinstance(units, int) or isinstance(units, bool):
+    if not is_int(units):
         raise RangeError(f"transfer amount must be an integer number of units, got {units!r}")
     if units < 0 or units > MAX_TRANSFER_UNITS:
         raise RangeError(
@@ -47,8 +48,8 @@ def encode_transfer_amount(units: int) -> int:
 
 def decode_transfer_amount(field: int) -> int:
     """Base units that a 16-bit TransferAmount field stands for."""
-    if not 0 <= field <= 0xFFFF:
-        raise RangeError(f"transfer amount field {field} does not fit 16 bits")
+    if not is_int(field) or not 0 <= field <= 0xFFFF:
+        raise RangeError(f"transfer amount field {field!r} does not fit 16 bits")
     e, m = field >> 14, field & MAX_MANTISSA
     return 10**e * m + _TRANSFER_OFFSETS[e]
 
@@ -99,7 +100,7 @@ def encode_currency_amount(amount: Decimal) -> tuple[int, int]:
 
 def decode_currency_amount(se: int, field: int) -> Decimal:
     """The signed currency amount of an S&E nibble and 16-bit field."""
-    if not 0 <= se <= 0xF or not 0 <= field <= 0xFFFF:
+    if not is_int(se) or not is_int(field) or not 0 <= se <= 0xF or not 0 <= field <= 0xFFFF:
         raise RangeError("currency amount fields out of range")
     e = ((se & 7) << 2) | (field >> 14)
     t = 10**e * (field & MAX_MANTISSA) + _CURRENCY_OFFSETS[e]
@@ -113,13 +114,24 @@ def round_currency(amount: Decimal) -> Decimal:
     return decode_currency_amount(*encode_currency_amount(amount))
 
 
+# A plain decimal number in ASCII: Decimal() alone would also take '١', '１', '1_0' and ' 1 '.
+_DECIMAL_TEXT = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+# Far beyond any codable amount (currency tops out near 1.8e29): refuse before arithmetic can
+# overflow the decimal context.
+_MAX_ADJUSTED_EXPONENT = 40
+
+
 def _as_decimal(value: object, what: str) -> Decimal:
-    if isinstance(value, float):
-        raise RangeError(f"{what} must be a Decimal or a decimal string, not a float")
-    try:
-        result = value if isinstance(value, Decimal) else Decimal(str(value))
-    except InvalidOperation:
-        raise RangeError(f"{what} {value!r} is not a number") from None
+    if isinstance(value, Decimal):
+        result = value
+    elif is_int(value):
+        result = Decimal(value)  # type: ignore[arg-type]
+    elif isinstance(value, str) and _DECIMAL_TEXT.fullmatch(value):
+        result = Decimal(value)
+    else:
+        raise RangeError(f"{what} must be a Decimal, an int or a decimal string, got {value!r}")
     if not result.is_finite():
         raise RangeError(f"{what} {value!r} is not a finite number")
+    if result and result.adjusted() > _MAX_ADJUSTED_EXPONENT:
+        raise RangeError(f"{what} {value!r} is far beyond any codable amount")
     return result

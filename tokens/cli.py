@@ -31,7 +31,7 @@ from .tid import datetime_from_tid, tid_from_datetime
 from .token_types import CreditKind, TransferCredit, encode, from_raw
 
 EXIT_OK, EXIT_LINE_FAILED, EXIT_USAGE = 0, 1, 2
-_CACHE_LIMIT = 4096
+_CACHE_LIMIT = 256  # key set-ups kept; small enough to stay in CPU caches
 _FLUSH_EVERY = 512
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 
 from .crc import crc_field, uses_crc_c
-from .errors import CrcError, FunctionError, RangeError, TokenFormatError
+from .errors import CrcError, FunctionError, RangeError, TokenFormatError, is_int
 from .identifiers import is_ascii_digits
 from .keys import BlockCipher
 
@@ -56,6 +56,8 @@ def is_tid_bearing(token_class: int, subclass: int) -> bool:
 
 def check_function(token_class: int, subclass: int) -> Layout:
     """The layout of a (class, subclass), or :class:`FunctionError` for reserved ones."""
+    if not is_int(token_class) or not is_int(subclass):
+        raise FunctionError("token class and subclass must be integers")
     layout = LAYOUTS.get((token_class, subclass))
     if layout is None:
         if token_class not in (0, 1, 2):
@@ -66,14 +68,17 @@ def check_function(token_class: int, subclass: int) -> Layout:
 
 def pack_fields(token_class: int, subclass: int, fields: dict[str, int]) -> int:
     """Pack named fields into the 44-bit payload; every field of the layout is required."""
+    layout = check_function(token_class, subclass)
+    if not isinstance(fields, dict):
+        raise RangeError("fields must be a mapping of field names to integers")
     payload = 0
-    for name, width in check_function(token_class, subclass):
+    for name, width in layout:
         try:
             value = fields[name]
         except KeyError:
             raise RangeError(f"field {name!r} is required for class {token_class} "
                              f"subclass {subclass}") from None
-        if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value < 1 << width:
+        if not is_int(value) or not 0 <= value < 1 << width:
             raise RangeError(f"field {name!r}={value!r} does not fit {width} bits")
         payload = (payload << width) | value
     return payload
@@ -106,7 +111,7 @@ def untranspose(number: int) -> tuple[int, int]:
 def encode_raw(token_class: int, subclass: int, payload: int, cipher: BlockCipher | None) -> str:
     """20 digits for a raw token. Class 1 is not encrypted (``cipher`` may be ``None``)."""
     check_function(token_class, subclass)
-    if not 0 <= payload <= PAYLOAD_MASK:
+    if not is_int(payload) or not 0 <= payload <= PAYLOAD_MASK:
         raise RangeError("payload must be a 44-bit unsigned integer")
     block = (subclass << 60) | (payload << 16) | crc_field(
         token_class, subclass, payload, currency=token_class == 0 and 4 <= subclass <= 7
@@ -131,9 +136,18 @@ def parse_token(text: str) -> int:
     return number
 
 
+def _token_number(token: object) -> int:
+    """The 66-bit number of a token given as digits (str) or as the number itself (int)."""
+    if isinstance(token, str):
+        return parse_token(token)
+    if is_int(token):
+        return token  # type: ignore[return-value]
+    raise TokenFormatError(f"a token is a string of 20 digits, not {type(token).__name__}")
+
+
 def format_token(token: str | int, *, group: int = 4, sep: str = " ") -> str:
     """``1234 5678 9012 3456 7890`` (grouped, for receipts and displays)."""
-    number = parse_token(token) if isinstance(token, str) else token
+    number = _token_number(token)
     if not 0 <= number <= MAX_TOKEN_NUMBER:
         raise TokenFormatError("the token's value exceeds 66 bits")
     digits = f"{number:020d}"
@@ -164,7 +178,7 @@ def decode_raw(text: str | int, cipher: BlockCipher | None) -> RawToken:
 
     ``cipher`` may be ``None`` only for class 1 tokens, which are not encrypted.
     """
-    number = parse_token(text) if isinstance(text, str) else text
+    number = _token_number(text)
     if not 0 <= number <= MAX_TOKEN_NUMBER:
         raise TokenFormatError("the token's value exceeds 66 bits")
     token_class, block = untranspose(number)

@@ -61,6 +61,11 @@ class CheckDigitError(IdentifierError):
     code = "check_digit_error"
 
 
+def is_int(value: object) -> bool:
+    """A real ``int`` (``bool`` is an ``int`` to Python, never to a token field)."""
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
 __all__ = [
     "CheckDigitError",
     "CrcError",

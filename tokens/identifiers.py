@@ -81,6 +81,8 @@ def drn_from_pan(pan: str) -> str:
 
 def validate_pan(pan: str) -> str:
     """Validate an 18-digit PAN (checks its own Luhn digit); return it compact."""
+    if not isinstance(pan, str):
+        raise IdentifierError(f"a PAN is a string of 18 digits, not {type(pan).__name__}")
     value = pan if len(pan) == 18 else compact(pan)
     if not is_ascii_digits(value) or len(value) != 18:
         raise IdentifierError("a PAN is 18 ASCII digits")

@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from .codec import encode_raw
-from .errors import DecoderKeyError, RangeError
+from .errors import DecoderKeyError, RangeError, is_int
 from .identifiers import validate_sgc
 from .keys import DecoderKey, EncryptionAlgorithm, KeyType
 from .sta import StaTables
@@ -35,15 +35,19 @@ class NewKeyData:
     ro: bool = False
 
     def __post_init__(self) -> None:
+        if not isinstance(self.key, DecoderKey):
+            raise DecoderKeyError("the new key must be a DecoderKey")
         object.__setattr__(self, "kt", KeyType.parse(self.kt))
         for name, value, high in (("krn", self.krn, 15), ("ti", self.ti, 255),
                                   ("ken", self.ken, 255)):
-            if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= high:
+            if not is_int(value) or not 0 <= value <= high:
                 raise RangeError(f"{name} must be an integer 0..{high}, got {value!r}")
         if self.sgc is not None:
             object.__setattr__(self, "sgc", validate_sgc(self.sgc))
         if self.key.ea is EncryptionAlgorithm.EA11 and self.sgc is None:
             raise DecoderKeyError("a 128-bit (EA11) key change carries the SGC: give sgc")
+        if not 1 <= self.krn <= 15 or self.ti > 99:
+            raise RangeError("a new key has KRN 1..15 and TI 0..99 (as DKGA derives them)")
 
 
 def key_change_sections(new: NewKeyData) -> list[KeyChangeSection]:
@@ -93,6 +97,12 @@ class AssembledKey:
     sgc: str | None
 
 
+def _sgc_text(value: int) -> str:
+    if value > 999_999:
+        raise RangeError(f"the key change carries SGC {value}, which has more than 6 digits")
+    return f"{value:06d}"
+
+
 def sections_needed(first: KeyChange1 | None, new_key_bits: int) -> frozenset[int]:
     """Subclasses a meter must collect: 128-bit keys need 3, 4, 8, 9; 64-bit 3, 4 (+8)."""
     if new_key_bits == 128:
@@ -104,7 +114,13 @@ def sections_needed(first: KeyChange1 | None, new_key_bits: int) -> frozenset[in
 
 def assemble_key(sections: Iterable[KeyChangeSection], new_key_bits: int) -> AssembledKey:
     """Put the sections of a key change together (any order). Raises if any is missing."""
-    by_sub = {s.subclass: s for s in sections}
+    if new_key_bits not in (64, 128):
+        raise RangeError("a new decoder key has 64 or 128 bits")
+    by_sub: dict[int, KeyChangeSection] = {}
+    for section in sections:
+        if not isinstance(section, KeyChange1 | KeyChange2 | KeyChange3 | KeyChange4):
+            raise RangeError("only key-change sections (2/3, 2/4, 2/8, 2/9) assemble a key")
+        by_sub[section.subclass] = section
     first = by_sub.get(3)
     needed = sections_needed(first if isinstance(first, KeyChange1) else None, new_key_bits)
     missing = needed - by_sub.keys()
@@ -117,12 +133,12 @@ def assemble_key(sections: Iterable[KeyChangeSection], new_key_bits: int) -> Ass
         s3, s4 = by_sub[8], by_sub[9]
         assert isinstance(s3, KeyChange3) and isinstance(s4, KeyChange4)
         key = b"".join(v.to_bytes(4, "big") for v in (s1.nkho, s3.nkmo2, s4.nkmo1, s2.nklo))
-        sgc = f"{(s4.sgcho << 12) | s3.sgclo:06d}"
+        sgc = _sgc_text((s4.sgcho << 12) | s3.sgclo)
     else:
         key = s1.nkho.to_bytes(4, "big") + s2.nklo.to_bytes(4, "big")
         if 8 in needed:
             s3 = by_sub[8]
             assert isinstance(s3, KeyChange3)
-            sgc = f"{(s3.sgclo << 12) | (s3.nkmo2 >> 20):06d}"
+            sgc = _sgc_text((s3.sgclo << 12) | (s3.nkmo2 >> 20))
     return AssembledKey(key=key, kt=KeyType(s1.kt), krn=s1.krn, ti=s2.ti,
                         ken=(s1.kenho << 4) | s2.kenlo, ro=bool(s1.ro), sgc=sgc)

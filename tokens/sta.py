@@ -27,7 +27,7 @@ from importlib import resources
 from operator import itemgetter
 from pathlib import Path
 
-from .errors import DecoderKeyError, RangeError
+from .errors import DecoderKeyError, RangeError, is_int
 
 MASK64 = (1 << 64) - 1
 BUILTIN_TABLE_SETS = ("production", "sample")
@@ -138,17 +138,13 @@ def _invert(values: tuple[int, ...]) -> tuple[int, ...]:
 def _parse_table_document(doc: object, origin: str) -> StaTables:
     if not isinstance(doc, dict):
         raise StaTableError(f"STA table file {origin}: expected a JSON object")
-    try:
-        tables = StaTables(
-            name=str(doc.get("name", origin)),
-            s1=tuple(int(v) for v in doc["s1"]),
-            s2=tuple(int(v) for v in doc["s2"]),
-            p=tuple(int(v) for v in doc["p"]),
-        )
-    except (KeyError, TypeError, ValueError) as exc:
-        if isinstance(exc, StaTableError):
-            raise
-        raise StaTableError(f"STA table file {origin}: needs integer lists s1, s2 and p") from None
+    lists = [doc.get(key) for key in ("s1", "s2", "p")]
+    if not all(isinstance(v, list) and all(is_int(x) for x in v) for v in lists):
+        raise StaTableError(f"STA table file {origin}: needs integer lists s1, s2 and p")
+    tables = StaTables(
+        name=str(doc.get("name", origin)), s1=tuple(lists[0]), s2=tuple(lists[1]),
+        p=tuple(lists[2]),
+    )
     expected = doc.get("fingerprints")
     if isinstance(expected, dict):
         for key, value in tables.fingerprints.items():
@@ -159,9 +155,18 @@ def _parse_table_document(doc: object, origin: str) -> StaTables:
     return tables
 
 
-@lru_cache(maxsize=8)
 def load_tables(name_or_path: str = DEFAULT_TABLE_SET) -> StaTables:
-    """A built-in table set by name (``production``, ``sample``) or a JSON table file by path."""
+    """A built-in table set by name (``production``, ``sample``) or a JSON table file by path.
+
+    Loaded once per name or path for the life of the process (tables are fixed data).
+    """
+    if not isinstance(name_or_path, str) or not name_or_path or "\0" in name_or_path:
+        raise StaTableError(f"STA table set must be a name or a file path, got {name_or_path!r}")
+    return _load_tables(name_or_path)
+
+
+@lru_cache(maxsize=8)
+def _load_tables(name_or_path: str) -> StaTables:
     if name_or_path in BUILTIN_TABLE_SETS:
         text = resources.files(__package__).joinpath(f"tables/{name_or_path}.json").read_text()
         origin = name_or_path
@@ -169,6 +174,8 @@ def load_tables(name_or_path: str = DEFAULT_TABLE_SET) -> StaTables:
         path = Path(name_or_path)
         try:
             text = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            raise StaTableError(f"STA table file {name_or_path}: not UTF-8 text") from None
         except OSError as exc:
             raise StaTableError(
                 f"STA table set {name_or_path!r}: not a built-in set "
@@ -179,6 +186,8 @@ def load_tables(name_or_path: str = DEFAULT_TABLE_SET) -> StaTables:
         doc = json.loads(text)
     except json.JSONDecodeError as exc:
         raise StaTableError(f"STA table file {origin}: invalid JSON ({exc.msg})") from None
+    except RecursionError:
+        raise StaTableError(f"STA table file {origin}: JSON nested too deeply") from None
     return _parse_table_document(doc, origin)
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from enum import IntEnum
 
-from .errors import RangeError, TidRolloverError
+from .errors import RangeError, TidRolloverError, is_int
 
 MAX_TID = 0xFFFFFF
 
@@ -64,6 +64,8 @@ for _bd in BaseDate:
 
 def tid_from_datetime(when: datetime, base_date: BaseDate | int) -> int:
     """TID for an aware ``when``: whole minutes since the base date (seconds are dropped)."""
+    if not isinstance(when, datetime):
+        raise RangeError(f"TID needs a datetime, not {type(when).__name__}")
     if when.tzinfo is None or when.utcoffset() is None:
         raise RangeError("TID needs an aware datetime (the TID clock is UTC)")
     base = BaseDate.parse(base_date)
@@ -86,6 +88,6 @@ def tid_from_datetime(when: datetime, base_date: BaseDate | int) -> int:
 
 def datetime_from_tid(tid: int, base_date: BaseDate | int) -> datetime:
     """The UTC minute a TID stands for."""
-    if not 0 <= tid <= MAX_TID:
-        raise RangeError(f"TID {tid} does not fit 24 bits")
+    if not is_int(tid) or not 0 <= tid <= MAX_TID:
+        raise RangeError(f"TID {tid!r} is not an integer that fits 24 bits")
     return BaseDate.parse(base_date).epoch + timedelta(minutes=tid)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import IntEnum
-from typing import ClassVar
+from typing import ClassVar, TypeVar
 
 from .amount import (
     decode_currency_amount,
@@ -20,9 +20,11 @@ from .amount import (
     encode_transfer_amount,
 )
 from .codec import RawToken, decode_raw, encode_raw, pack_fields
-from .errors import RangeError
+from .errors import FunctionError, RangeError, is_int
 from .keys import DecoderKey, KeyType
 from .sta import StaTables
+
+_K = TypeVar("_K", bound=IntEnum)
 
 
 class TokenClass(IntEnum):
@@ -64,8 +66,14 @@ class Register(IntEnum):
 
 
 def _check(name: str, value: int, bits: int) -> None:
-    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value < 1 << bits:
+    if not is_int(value) or not 0 <= value < 1 << bits:
         raise RangeError(f"{name}={value!r} does not fit {bits} bits")
+
+
+def _kind(enum: type[_K], value: object) -> _K:
+    if not is_int(value) or value not in enum._value2member_map_:
+        raise FunctionError(f"{value!r} is not a {enum.__name__} subclass")
+    return enum(value)
 
 
 class Token:
@@ -119,7 +127,7 @@ class TransferCredit(_TidToken):
 
     def __post_init__(self) -> None:
         self._check_common()
-        object.__setattr__(self, "kind", CreditKind(self.kind))
+        object.__setattr__(self, "kind", _kind(CreditKind, self.kind))
         _exact_transfer_field(self.units, "credit")
 
     @property
@@ -140,7 +148,7 @@ class CurrencyCredit(Token):
     amount: Decimal
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "kind", CurrencyKind(self.kind))
+        object.__setattr__(self, "kind", _kind(CurrencyKind, self.kind))
         _check("tid", self.tid, 24)
         carried = decode_currency_amount(*encode_currency_amount(self.amount))
         if carried != self.amount:
@@ -172,7 +180,7 @@ class MeterTest(Token):
     variant: int = 0  # the subclass: 0, 1 or 2
 
     def __post_init__(self) -> None:
-        if self.variant not in (0, 1, 2):
+        if not is_int(self.variant) or self.variant not in (0, 1, 2):
             raise RangeError(f"class 1 subclass {self.variant} is not defined")
         control_bits, mfr_bits = (28, 16) if self.variant == 1 else (36, 8)
         _check("control", self.control, control_bits)

@@ -222,7 +222,7 @@ def new_keys(draw: st.DrawFn) -> tokens.NewKeyData:
     return tokens.NewKeyData(
         key=draw(decoder_keys(tokens.EncryptionAlgorithm(ea))),
         kt=draw(st.integers(0, 3)),
-        krn=draw(st.integers(0, 15)),
+        krn=draw(st.integers(1, 15)),
         ti=draw(st.integers(0, 99)),
         ken=draw(st.integers(0, 255)),
         sgc=sgc,
@@ -325,3 +325,10 @@ def test_assembled_sgc_beyond_six_digits_is_refused() -> None:
         return
     assert assembled.sgc is not None
     assert len(assembled.sgc) == 6, f"assembled an impossible SGC {assembled.sgc!r}"
+
+
+@pytest.mark.parametrize(("krn", "ti"), [(0, 1), (16, 1), (1, 100), (1, 255)])
+def test_new_key_data_refuses_krn_and_ti_that_no_dkga_derives(krn: int, ti: int) -> None:
+    key = tokens.DecoderKey(bytes(8), tokens.EncryptionAlgorithm.EA07)
+    with pytest.raises(tokens.RangeError):
+        tokens.NewKeyData(key=key, kt=2, krn=krn, ti=ti)

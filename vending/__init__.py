@@ -44,6 +44,9 @@ def create_app(config_class: Any = None) -> Flask:
     from .cli import register_commands
 
     register_commands(app)
+    from .api import init_app as init_api  # the bank vend API, /api/v1, and its CLI commands
+
+    init_api(app)
     return app
 
 

@@ -36,9 +36,9 @@ def _wait_ready(proc: subprocess.Popen[str], port: int, deadline_s: float = 90) 
     while time.monotonic() < deadline:
         assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
         try:
-            if requests.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code == 200:
+            if requests.get(f"http://127.0.0.1:{port}/readyz", timeout=5).status_code == 200:
                 return
-        except requests.ConnectionError:
+        except requests.RequestException:  # not listening yet, or busy starting
             pass
         time.sleep(0.2)  # polling interval, bounded by the deadline above
     raise AssertionError("the dev server did not become ready in time")

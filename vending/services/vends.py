@@ -26,6 +26,7 @@ from ..security_module import MeterKeyRef, SecurityModule
 from . import audit
 from .answers import MeterConfirmation, VendAnswer
 from .context import Actor, ServiceContext
+from .fbe import fbe_token_spec
 from .issuing import (
     Issue,
     TokenSpec,
@@ -75,6 +76,9 @@ def confirm_meter(ctx: ServiceContext, meter_number: str) -> MeterConfirmation:
     session = ctx.session
     try:
         meter = find_meter(session, number)
+        low, high = pricing.vend_limits(session, meter, ctx.now(),
+                                        default_tariff=ctx.policy.default_tariff,
+                                        low=ctx.policy.min_amount, high=ctx.policy.max_amount)
         try:
             plan = plan_key(session, meter, ctx.now())
             due, reasons, keys_ok = plan.due, plan.reasons, True
@@ -85,7 +89,7 @@ def confirm_meter(ctx: ServiceContext, meter_number: str) -> MeterConfirmation:
             address=meter.customer.address, account=meter.customer.account,
             status=meter.status.value,
             can_vend=meter.status is MeterStatus.ACTIVE and keys_ok,
-            min_amount=ctx.policy.min_amount, max_amount=ctx.policy.max_amount,
+            min_amount=low, max_amount=high,
             key_change_due=due, key_change_reasons=tuple(reasons), sgc=meter.supply_group.sgc,
             krn=meter.krn, ti=meter.ti,
             tariff_code=meter.tariff_code or ctx.policy.default_tariff,
@@ -102,7 +106,7 @@ def _credit_spec(units: int) -> TokenSpec:
     return TokenSpec(type=TokenType.CREDIT, build=build, units=units)
 
 
-def _units_for(quote: pricing.Quote) -> int:
+def _units_for(quote: pricing.PricedVend) -> int:
     """0.1 kWh units the token carries: floor to the unit, then the coding's round-up."""
     units = tokens.units_from_quantity(quote.units_kwh)
     if units <= 0:
@@ -125,15 +129,15 @@ def trial_vend(ctx: ServiceContext, *, meter_number: str, amount: object) -> Ven
         _check_limits(ctx, value)
         at = ctx.now()
         plan = plan_key(session, meter, at)
-        quote = pricing.quote(session, meter, value, at,
-                              default_tariff=ctx.policy.default_tariff)
+        quote = pricing.price_vend(session, meter, value, at,
+                                   default_tariff=ctx.policy.default_tariff, lock=False)
         units = _units_for(quote)
         return VendAnswer(
-            vend_id=None, receipt_no=None, kind="trial", meter_number=number, amount=value,
-            units_kwh=tokens.quantity_from_units(units), status="trial", created_at=at,
-            tokens=(), breakdown=tuple(line.as_json() for line in quote.breakdown),
+            vend_id=None, receipt_no=None, kind="trial", meter_number=number,
+            amount=quote.total, units_kwh=tokens.quantity_from_units(units), status="trial",
+            created_at=at, tokens=(), breakdown=tuple(quote.breakdown()),
             tariff_code=quote.tariff_code, tariff_version=quote.tariff_version,
-            remainder=quote.remainder, key_change=plan.due,
+            remainder=quote.remainder, key_change=plan.due, details=quote.details(),
         )
     finally:
         session.rollback()
@@ -170,18 +174,20 @@ def vend(
         _check_limits(ctx, value)
         at = ctx.now()
         plan = plan_key(session, meter, at)
-        quote = pricing.quote(session, meter, value, at,
-                              default_tariff=ctx.policy.default_tariff)
-        units = _units_for(quote)
+        quote = pricing.price_vend(session, meter, value, at,
+                                   default_tariff=ctx.policy.default_tariff, lock=True)
+        specs = [_credit_spec(_units_for(quote))]
+        if quote.fbe_kwh > 0:  # the first vend of the FBE period carries it, as its own token
+            specs.append(fbe_token_spec(quote.fbe_kwh))
         vend_row = issue_tokens(
-            session, ctx.security, meter, plan, [_credit_spec(units)],
+            session, ctx.security, meter, plan, specs,
             Issue(kind=VendKind.CREDIT, actor=actor, request_id=rid, request_hash=body_hash,
-                  amount=value, tariff_code=quote.tariff_code,
-                  tariff_version=quote.tariff_version,
-                  breakdown=[line.as_json() for line in quote.breakdown],
-                  remainder=quote.remainder),
+                  amount=quote.total, tariff_code=quote.tariff_code,
+                  tariff_version=quote.tariff_version, breakdown=quote.breakdown(),
+                  remainder=quote.remainder, details=quote.details()),
             at,
         )
+        pricing.record_vend(session, vend_row, quote)
         if on_issue is not None:
             on_issue(session, vend_row)
         answer = VendAnswer.from_vend(vend_row)
@@ -256,9 +262,11 @@ def reverse(
         vend_row.reversed_at = now
         vend_row.reversed_by = actor.ref
         vend_row.reversal_reason = why[:400]
+        undone = pricing.undo_vend(session, vend_row)
         audit.record(session, actor, "vend.reversed", "vend", vend_row.id,
                      before={"status": VendStatus.ISSUED.value},
-                     after={"status": VendStatus.REVERSED.value, "reason": why[:400]})
+                     after={"status": VendStatus.REVERSED.value, "reason": why[:400],
+                            "undone": undone})
         if on_reverse is not None:
             on_reverse(session, vend_row)
         answer = VendAnswer.from_vend(vend_row)

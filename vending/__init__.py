@@ -47,6 +47,9 @@ def create_app(config_class: Any = None) -> Flask:
     from .api import init_app as init_api  # the bank vend API, /api/v1, and its CLI commands
 
     init_api(app)
+    from .pos import init_app as init_pos  # the POS web UI at /, with Babel (docs/pos.md)
+
+    init_pos(app)
     return app
 
 

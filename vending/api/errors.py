@@ -29,9 +29,8 @@ CATALOGUE: tuple[ErrorCode, ...] = (
     ErrorCode("check_digit", 400, "The meter number fails its Luhn check digit: mistyped."),
     ErrorCode("reason_required", 400, "A reversal needs a non-empty reason."),
     ErrorCode("invalid_reading", 400,
-              "A reading has no UTC offset, a negative or too precise register, or the batch "
-              "is empty."),
-    ErrorCode("batch_too_large", 400, "More than 1000 readings in one batch."),
+              "A reading has no UTC offset or a malformed register (a decimal string, at most "
+              "5 decimals), or the batch is empty or holds more than 1000 readings."),
     ErrorCode("invalid_parameter", 400, "An engineering token parameter is missing or out of "
                                         "range."),
     # 401 / 403: who is asking

@@ -27,7 +27,7 @@ bp = Blueprint("api_v1", __name__, url_prefix="/api/v1")
 
 # The error codes of a field that fails its schema, when it is the only failing field.
 FIELD_CODES = {"amount": "invalid_amount", "request_id": "invalid_request_id",
-               "meter_number": "invalid_meter_number"}
+               "meter_number": "invalid_meter_number", "readings": "invalid_reading"}
 MAX_INT_ID = 2**31 - 1
 
 

@@ -156,7 +156,7 @@ def post_engineering(ctx: ServiceContext, client: ClientIdentity, meter_number: 
 @endpoint("POST", "/meters/<meter_number>/readings", summary="Post meter readings",
           scope=Scope.READINGS, body=schemas.ReadingsRequest, tag="readings",
           responses={200: (schemas.ReadingsResult, "The batch is stored (or was already)")},
-          errors=("invalid_json", "invalid_request", "invalid_reading", "batch_too_large",
+          errors=("invalid_json", "invalid_request", "invalid_reading",
                   *AUTH, *METER, "reading_conflict", "register_backwards",
                   "reading_in_future"), path_params=METER_PATH)
 def post_readings(ctx: ServiceContext, client: ClientIdentity, meter_number: str,

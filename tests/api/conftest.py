@@ -1,0 +1,140 @@
+"""Fixtures of the bank API tests, on SQLite *and* PostgreSQL like the vending tests (whose
+helper module ``vending_fixtures`` they reuse):
+
+* ``app``/``client``: the Flask app on a connection whose outer transaction is rolled back
+  after each test (SAVEPOINT recipe), for the per-path and per-error-code tests;
+* ``live``: a real threaded HTTP server on a committed database of its own, for the races,
+  schemathesis and the keypad meter.
+
+PostgreSQL databases are named ``stsvend_api_*_<pid>`` so they never collide with the
+vending tests' databases in the same run.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "vending"))
+
+from api_helpers import ApiWorld, LiveServer, start_live_server
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import Connection, Engine
+from sqlalchemy.orm import Session, sessionmaker
+from vending_fixtures import (
+    FixedClock,
+    alembic_upgrade,
+    make_config,
+    master_keys_value,
+    pg_create_database,
+    pg_drop_database,
+)
+
+from vending import create_app
+from vending.database import make_engine
+from vending.security_module import MasterKeyring, SoftwareSecurityModule
+from vending.services import ServiceContext, VendingPolicy
+
+DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+
+
+def pg_admin_url() -> str:
+    return os.environ.get("TEST_POSTGRES_URL", DEFAULT_PG)
+
+
+@pytest.fixture(scope="session")
+def master_keys() -> str:
+    return master_keys_value()
+
+
+@pytest.fixture(scope="session")
+def api_postgres_url() -> Iterator[str]:
+    url = pg_create_database(pg_admin_url(), f"stsvend_api_{os.getpid()}")
+    alembic_upgrade(url)
+    yield url
+    pg_drop_database(pg_admin_url(), url)
+
+
+@pytest.fixture(scope="session")
+def api_sqlite_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    url = f"sqlite:///{tmp_path_factory.mktemp('apidb') / 'stsvend.db'}"
+    alembic_upgrade(url)
+    return url
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def engine(request: pytest.FixtureRequest) -> Iterator[Engine]:
+    name = "api_sqlite_url" if request.param == "sqlite" else "api_postgres_url"
+    eng = make_engine(request.getfixturevalue(name))
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture
+def connection(engine: Engine) -> Iterator[Connection]:
+    with engine.connect() as conn:
+        outer = conn.begin()
+        yield conn
+        outer.rollback()
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    from datetime import UTC, datetime
+
+    return FixedClock(datetime(2026, 3, 2, 9, 30, 15, tzinfo=UTC))
+
+
+@pytest.fixture
+def ctx(connection: Connection, master_keys: str, clock: FixedClock) -> Iterator[ServiceContext]:
+    session = Session(bind=connection, join_transaction_mode="create_savepoint",
+                      expire_on_commit=False)
+    yield ServiceContext(session=session,
+                         security=SoftwareSecurityModule(MasterKeyring.parse(master_keys)),
+                         policy=VendingPolicy(), clock=clock)
+    session.close()
+
+
+@pytest.fixture
+def app(connection: Connection, engine: Engine, master_keys: str, clock: FixedClock) -> Flask:
+    config = make_config(engine.url.render_as_string(hide_password=False), master_keys)
+    config.STSVEND_ENGINE = engine
+    application = create_app(config)
+    application.extensions["stsvend.sessionmaker"] = sessionmaker(
+        bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False)
+    application.extensions["stsvend.clock"] = clock
+    return application
+
+
+@pytest.fixture
+def world(ctx: ServiceContext) -> ApiWorld:
+    """Keys, tariff, meters (see TestWorld) and API clients with every scope combination."""
+    return ApiWorld.build(ctx)
+
+
+@pytest.fixture
+def client(app: Flask, world: ApiWorld) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def live(request: pytest.FixtureRequest, master_keys: str,
+         tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """A real HTTP server (threaded werkzeug) on a committed, migrated database of its own."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('live') / 'live.db'}"
+    else:
+        url = pg_create_database(pg_admin_url(),
+                                 f"stsvend_api_live_{request.module.__name__[-12:]}_"
+                                 f"{os.getpid()}")
+    alembic_upgrade(url)
+    with start_live_server(url, master_keys) as server:
+        yield server
+    if request.param != "sqlite":
+        pg_drop_database(pg_admin_url(), url)

@@ -32,6 +32,7 @@ from tokens import (
     SetMaximumPhasePowerUnbalanceLimit,
     SetMaximumPowerLimit,
     SetTariffRate,
+    StsError,
     Token,
     TokenFormatError,
     TransferCredit,
@@ -271,7 +272,10 @@ def _key_change_section(state: MeterState, raw: RawToken,
         have = len(needed & sections.keys())
         return ResultCode.KCT_PENDING, f"KCT {have} of {len(needed)}"
     state.kct_pending = []
-    new = assemble_key((sections[s] for s in needed), bits)  # type: ignore[misc]
+    try:
+        new = assemble_key((sections[s] for s in needed), bits)  # type: ignore[misc]
+    except StsError as exc:  # e.g. an SGC field beyond six digits
+        raise Rejected(ResultCode.RANGE_ERROR, "the key change carries invalid data") from exc
     if new.kt is KeyType.DCTK:
         raise Rejected(ResultCode.KEY_TYPE_ERROR, "a keypad meter takes no common key")
     if new.kt is KeyType.DITK and state.key_type is not KeyType.DITK:

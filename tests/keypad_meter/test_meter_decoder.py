@@ -336,3 +336,14 @@ def test_sample_sta_tables() -> None:
                                                 units=10), KEY, sample)
     assert new_meter(sta_tables="sample").enter(token, T0).code is ResultCode.ACCEPT
     assert new_meter().enter(token, T0).code is ResultCode.CRC_ERROR
+
+
+def test_key_change_with_an_sgc_beyond_six_digits_is_refused() -> None:
+    """A 24-bit SGC field can hold 16 777 215; an SGC has six digits (range_error)."""
+    meter = new_meter()
+    sections = [tokens.KeyChange1(kenho=15, krn=2, ro=0, s3kct=1, kt=2, nkho=1),
+                tokens.KeyChange2(kenlo=15, ti=1, nklo=2),
+                tokens.KeyChange3(sgclo=0xFFF, nkmo2=0xFFF << 20)]
+    codes = [meter.enter(tokens.encode(s, KEY), T0).code for s in sections]
+    assert codes == [ResultCode.KCT_PENDING, ResultCode.KCT_PENDING, ResultCode.RANGE_ERROR]
+    assert (meter.state.decoder_key, meter.state.kct_pending) == (KEY.hex(), [])

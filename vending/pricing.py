@@ -22,7 +22,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from decimal import Decimal
+from decimal import ROUND_DOWN, Decimal
 from functools import lru_cache
 from typing import Any
 
@@ -44,6 +44,7 @@ from .models import (
     VendPricing,
     VendStatus,
 )
+from .tariffs.money import quantum
 
 ZERO = Decimal(0)
 
@@ -72,7 +73,8 @@ def _parse_cached(canonical: str) -> engine.Tariff:
     return engine.parse_tariff(json.loads(canonical))
 
 
-def _parse_row(row: Tariff) -> engine.Tariff:
+def parse_row(row: Tariff) -> engine.Tariff:
+    """The engine's reading of a stored version (cached: documents are never edited)."""
     try:
         return _parse_cached(json.dumps(row.document, sort_keys=True, separators=(",", ":")))
     except engine.TariffError as exc:
@@ -95,7 +97,7 @@ def tariff_for(session: Session, code: str, at: datetime) -> engine.Tariff:
         .limit(3)
     ).all()
     try:
-        return engine.select_version([_parse_row(row) for row in rows], at)
+        return engine.select_version([parse_row(row) for row in rows], at)
     except engine.TariffNotInForce:
         raise BusinessRuleError(
             "no_tariff", f"no version of tariff {code!r} is in force at {at.isoformat()}"
@@ -142,7 +144,7 @@ def carried_credit(session: Session, meter_id: int) -> Decimal:
 def open_debts(session: Session, customer_id: int, *, lock: bool) -> list[Debt]:
     """The customer's debts with a balance, oldest first; ``lock`` holds them ``FOR UPDATE``
     so two meters of one customer vending at once cannot both pay the same balance."""
-    stmt = (select(Debt).where(Debt.customer_id == customer_id, Debt.balance > 0)
+    stmt = (select(Debt).where(Debt.customer_id == customer_id, Debt.balance > ZERO)
             .order_by(Debt.created_at, Debt.id))
     if lock:
         stmt = stmt.with_for_update()
@@ -177,7 +179,10 @@ def purchase_state(session: Session, meter: Meter, tariff: engine.Tariff, at: da
         ))
     debts: tuple[engine.Debt, ...] = ()
     if tariff.debt_recovery is not None:
-        debts = tuple(engine.Debt(str(d.id), d.balance)
+        # Stored money has 5 places; the engine wants the currency's (a balance never has
+        # more, as debts are entered and paid in whole minor units).
+        step = quantum(tariff.minor_unit)
+        debts = tuple(engine.Debt(str(d.id), d.balance.quantize(step, rounding=ROUND_DOWN))
                       for d in open_debts(session, meter.customer_id, lock=lock))
     return engine.PurchaseState(
         at=at,

@@ -1,0 +1,126 @@
+"""Fixtures of the server-side tariff tests: the vending tests' database set-up (every test on
+SQLite *and* PostgreSQL, isolated in a rolled-back SAVEPOINT), reused through
+``tests/vending/vending_fixtures.py``, plus a small world of tariffs, customers and meters.
+
+The PostgreSQL database is this directory's own (``stsvend_p_<pid>``), so running it beside
+``tests/vending`` in one session never drops the other's database.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from sqlalchemy import Connection, Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "vending"))
+
+from pricing_world import PricingWorld
+from vending_fixtures import (
+    FixedClock,
+    alembic_upgrade,
+    make_config,
+    master_keys_value,
+    pg_create_database,
+    pg_drop_database,
+)
+
+from vending import create_app
+from vending.database import make_engine
+from vending.security_module import MasterKeyring, SoftwareSecurityModule
+from vending.services import ServiceContext, VendingPolicy
+
+DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+T0 = datetime(2026, 3, 2, 9, 30, 15, tzinfo=UTC)
+
+
+@pytest.fixture(scope="session")
+def pricing_postgres_url() -> Iterator[str]:
+    admin = os.environ.get("TEST_POSTGRES_URL", DEFAULT_PG)
+    url = pg_create_database(admin, f"stsvend_p_{os.getpid()}")
+    alembic_upgrade(url)
+    yield url
+    pg_drop_database(admin, url)
+
+
+@pytest.fixture(scope="session")
+def pricing_sqlite_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    url = f"sqlite:///{tmp_path_factory.mktemp('pricing-db') / 'stsvend.db'}"
+    alembic_upgrade(url)
+    return url
+
+
+@pytest.fixture(scope="session", params=["sqlite", pytest.param("postgresql",
+                                                                 marks=pytest.mark.postgres)])
+def pricing_engine(request: pytest.FixtureRequest) -> Iterator[Engine]:
+    name = "pricing_sqlite_url" if request.param == "sqlite" else "pricing_postgres_url"
+    eng = make_engine(request.getfixturevalue(name))
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture
+def connection(pricing_engine: Engine) -> Iterator[Connection]:
+    with pricing_engine.connect() as conn:
+        outer = conn.begin()
+        yield conn
+        outer.rollback()
+
+
+@pytest.fixture(scope="session")
+def master_keys() -> str:
+    return master_keys_value()
+
+
+@pytest.fixture(scope="session")
+def security(master_keys: str) -> SoftwareSecurityModule:
+    return SoftwareSecurityModule(MasterKeyring.parse(master_keys))
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    return FixedClock(T0)
+
+
+@pytest.fixture
+def session(connection: Connection) -> Iterator[Session]:
+    sess = Session(bind=connection, join_transaction_mode="create_savepoint",
+                   expire_on_commit=False)
+    yield sess
+    sess.close()
+
+
+@pytest.fixture
+def ctx(session: Session, security: SoftwareSecurityModule, clock: FixedClock) -> ServiceContext:
+    return ServiceContext(session=session, security=security, policy=VendingPolicy(),
+                          clock=clock)
+
+
+@pytest.fixture
+def world(ctx: ServiceContext) -> PricingWorld:
+    return PricingWorld.build(ctx)
+
+
+@pytest.fixture
+def app(connection: Connection, pricing_engine: Engine, master_keys: str, clock: FixedClock,
+        ) -> Iterator[Flask]:
+    """The Flask app on the test connection: CLI commands see the test's data."""
+    config = make_config(pricing_engine.url.render_as_string(hide_password=False), master_keys)
+    config.STSVEND_ENGINE = pricing_engine
+    application = create_app(config)
+    application.extensions["stsvend.sessionmaker"] = sessionmaker(
+        bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False)
+    application.extensions["stsvend.clock"] = clock
+    yield application
+
+
+@pytest.fixture
+def runner(app: Flask) -> Any:
+    return app.test_cli_runner()

@@ -133,6 +133,12 @@ def load_tariff_command(json_file: Any) -> None:
     try:
         tariff = services.load_tariff(_ctx(), document, actor=_actor())
     except VendingError as exc:
+        problems = getattr(exc, "problems", None)
+        if problems:  # every problem on its own line, each with its JSON path
+            for problem in problems:
+                click.echo(problem, err=True)
+            raise click.ClickException(
+                f"{exc.code}: {len(problems)} problem(s); nothing was loaded") from None
         raise _fail(exc) from None
     click.echo(f"loaded tariff {tariff.code} effective {tariff.effective_from.isoformat()}")
 
@@ -266,6 +272,52 @@ def rotate_master_key_command() -> None:
         raise _fail(exc) from None
     kid = getattr(current_app.extensions["stsvend.security_module"], "current_kid", "?")
     click.echo(f"re-sealed {count} vending key(s) under master key {kid}")
+
+
+@commands.command("add-debt")
+@click.argument("account")
+@click.argument("amount")
+@click.option("--description", required=True, help="What the debt is for (receipts, audit).")
+def add_debt_command(account: str, amount: str, description: str) -> None:
+    """Open a debt on a customer, recovered by the tariff's debt_recovery share of each vend."""
+    from .services.debts import add_debt
+
+    try:
+        info = add_debt(_ctx(), account=account, amount=amount, description=description,
+                        actor=_actor())
+    except VendingError as exc:
+        raise _fail(exc) from None
+    click.echo(json.dumps(info.as_json(), indent=2))
+
+
+@commands.command("set-customer-category")
+@click.argument("account")
+@click.argument("category")
+def set_customer_category_command(account: str, category: str) -> None:
+    """Set a customer's tariff category ("" clears it); FBE goes to the eligible category."""
+    from .services.fbe import set_customer_category
+
+    try:
+        customer = set_customer_category(_ctx(), account=account, category=category,
+                                         actor=_actor())
+    except VendingError as exc:
+        raise _fail(exc) from None
+    click.echo(f"customer {customer.account}: category {customer.category or '(none)'}")
+
+
+@commands.command("fbe")
+@click.argument("meter_number")
+@click.option("--request-id", default=None, help="Idempotency key (default: a new UUID).")
+def fbe_command(meter_number: str, request_id: str | None) -> None:
+    """Issue the free basic electricity due to METER_NUMBER without a purchase (JSON)."""
+    from .services.fbe import fbe_request
+
+    try:
+        answer = fbe_request(_ctx(), meter_number=meter_number,
+                             request_id=request_id or str(uuid.uuid4()), actor=_actor())
+    except VendingError as exc:
+        raise _fail(exc) from None
+    click.echo(json.dumps(answer.as_json(), indent=2))
 
 
 def register_commands(app: Flask) -> None:

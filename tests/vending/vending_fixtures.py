@@ -172,3 +172,29 @@ def decoder_key(meter_number: str, krn: int, ti: int = 1) -> tokens.DecoderKey:
     return tokens.KeyDerivation(dkga=dkga, vending_key=vk, pan=tokens.pan_from_drn(meter_number),
                                 kt=2, sgc=SGC, ti=ti, krn=krn, base_date=bd, ea="07").derive()
 
+
+
+class RecordingSecurityModule:
+    """A stand-in for a hardware module adapter: delegates to the software module and records
+    which operations the server asked for (never any key)."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.calls: list[str] = []
+
+    def __getattr__(self, name: str) -> Any:
+        target = getattr(self.inner, name)
+        if callable(target):
+            def call(*args: Any, **kwargs: Any) -> Any:
+                self.calls.append(name)
+                return target(*args, **kwargs)
+            return call
+        return target
+
+
+def recording_module_factory(config: Any) -> RecordingSecurityModule:
+    """``STSVEND_SECURITY_MODULE=vending_fixtures:recording_module_factory``."""
+    from vending.security_module import MasterKeyring, SoftwareSecurityModule
+
+    return RecordingSecurityModule(SoftwareSecurityModule(
+        MasterKeyring.parse(config["STSVEND_MASTER_KEYS"])))

@@ -11,10 +11,15 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import pytest
 from vending_fixtures import ADMIN, CLERK, REPO, SGC, TestWorld, decoder_key
 
 import tokens
 from vending.services import ServiceContext, engineering_token, vend
+
+# The meter sees only tokens; which database the server used does not change them, and the
+# other tests cover both databases. SQLite keeps these subprocess-heavy tests short.
+pytestmark = pytest.mark.parametrize("engine", ["sqlite"], indirect=True)
 
 
 def meter_cli(*args: str, stdin: str | None = None) -> tuple[int, dict[str, Any]]:

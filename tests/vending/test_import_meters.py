@@ -51,11 +51,12 @@ def test_bad_rows_are_reported_and_nothing_is_imported(ctx: ServiceContext,
         f"{world.meters['current']},Existing,A,ACC-28,{SGC},1,2,2,07,04,2014,\n",
         f"{drn(29)},,A,ACC-29,{SGC},1,2,2,07,04,2014,\n",
         f"{drn(30)},Common key,A,ACC-30,{SGC},1,2,3,07,04,2014,\n",
+        f"{drn(31)},Somebody Else,A,ACC-A,{SGC},1,2,2,07,04,2014,\n",
     ])
     with pytest.raises(MeterImportError) as err:
         import_meters(ctx, io.StringIO(text), actor=ADMIN)
     rejected = {r.line: r.reason for r in err.value.report.rejected}
-    assert sorted(rejected) == list(range(3, 13))
+    assert sorted(rejected) == list(range(3, 14))
     assert "check digit" in rejected[3]
     assert "does not match" in rejected[4]
     assert "KRN 9" in rejected[5]
@@ -66,6 +67,7 @@ def test_bad_rows_are_reported_and_nothing_is_imported(ctx: ServiceContext,
     assert "already registered" in rejected[10]
     assert "customer_name is empty" in rejected[11]
     assert "kt must be 2" in rejected[12]
+    assert "account ACC-A belongs to 'Customer A'" in rejected[13]
     assert _count(ctx) == before  # the good row was not imported either
 
 

@@ -83,14 +83,19 @@ def import_meters(ctx: ServiceContext, source: TextIO, *, actor: Actor) -> Impor
         errors: list[RowError] = []
         accepted: list[tuple[dict[str, str], dict[str, object]]] = []
         seen: dict[str, int] = {}
+        names = {account: c.name for account, c in customers.items()}
         for row in reader:
             line = reader.line_num
             row = {k.strip(): (v or "").strip() for k, v in row.items() if k is not None}
             number = row.get("meter_number", "")
             try:
-                accepted.append((row, _validate_row(row, seen, line, groups, keys, tariffs,
-                                                    known_numbers)))
-                seen[accepted[-1][1]["meter_number"]] = line  # type: ignore[index]
+                values = _validate_row(row, seen, line, groups, keys, tariffs, known_numbers)
+                owner = names.setdefault(row["account"], row["customer_name"])
+                if owner != row["customer_name"]:
+                    raise ValueError(f"account {row['account']} belongs to {owner!r}, "
+                                     f"not {row['customer_name']!r}")
+                accepted.append((row, values))
+                seen[str(values["meter_number"])] = line
             except (ValueError, tokens.StsError) as exc:
                 errors.append(RowError(line=line, meter_number=number, reason=str(exc)))
         if errors:

@@ -10,6 +10,7 @@ import io
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
+from werkzeug.exceptions import HTTPException
 
 from ..errors import VendingError
 from ..models import MeterStatus, Role
@@ -26,9 +27,11 @@ from ..services import (
 from ..services.keys import parse_key_hex
 from .messages import describe
 from .security import before_pos_request, login_required, operator, service_context
+from .views import html_http_error
 
 bp = Blueprint("pos_admin", __name__, url_prefix="/admin")
 bp.before_request(before_pos_request)
+bp.register_error_handler(HTTPException, html_http_error)
 
 MAX_IMPORT_BYTES = 5 * 1024 * 1024
 

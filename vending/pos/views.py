@@ -73,7 +73,8 @@ def _security_headers(response: Response) -> Response:
 
 
 @bp.errorhandler(HTTPException)
-def _http_error(exc: HTTPException) -> ResponseReturnValue:
+def html_http_error(exc: HTTPException) -> ResponseReturnValue:
+    """POS pages answer errors with a page in the user's language, not the API's JSON."""
     code = exc.code or 500
     if code == 400 and exc.description == "csrf":
         message = _("This form has expired. Reload the page and try again.")

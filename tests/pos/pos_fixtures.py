@@ -1,0 +1,132 @@
+"""Helpers of the POS tests (a uniquely named module, imported by tests/pos/conftest.py and
+the tests): a migrated database, a world of keys, a tariff, meters and users, a config."""
+
+from __future__ import annotations
+
+import base64
+import io
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config as AlembicConfig
+
+import tokens
+from vending.services import (
+    Actor,
+    ServiceContext,
+    add_vending_key,
+    create_user,
+    import_meters,
+    load_tariff,
+)
+
+REPO = Path(__file__).resolve().parents[2]
+ADMIN_ACTOR = Actor("cli", "pos-test")
+SGC = "654321"
+VK_04 = bytes.fromhex("0f1e2d3c4b5a69788796a5b4c3d2e1f001234567")
+VK_02 = bytes.fromhex("4c4c4c4c4c4c4c4c")
+PASSWORDS = {"clerk": "clerk-pass-1", "clerk2": "clerk2-pass-1", "super": "super-pass-1",
+             "admin": "admin-pass-1"}
+ROLES = {"clerk": "clerk", "clerk2": "clerk", "super": "supervisor", "admin": "admin"}
+CSV_HEADER = "meter_number,customer_name,address,account,sgc,ti,krn,kt,ea,dkga,base_date,tariff\n"
+
+
+class FixedClock:
+    """An injectable clock that moves only when told to (idle timeouts without sleeping)."""
+
+    def __init__(self, start: datetime) -> None:
+        self.at = start
+
+    def __call__(self) -> datetime:
+        return self.at
+
+    def advance(self, **kwargs: float) -> None:
+        self.at += timedelta(**kwargs)
+
+
+def master_keys_value() -> str:
+    return ",".join(f"{kid}:{base64.b64encode(secrets.token_bytes(32)).decode()}"
+                    for kid in ("pos2", "pos1"))
+
+
+def alembic_upgrade(url: str) -> None:
+    cfg = AlembicConfig(str(REPO / "alembic.ini"))
+    cfg.set_main_option("sqlalchemy.url", url)
+    cfg.attributes["configure_logger"] = False
+    command.upgrade(cfg, "head")
+
+
+def make_config(url: str, master_keys: str, **overrides: Any) -> type:
+    """A config class with explicit values; plain-http cookies (tests serve over http)."""
+    values: dict[str, Any] = {
+        "SECRET_KEY": "pos-test-" + secrets.token_hex(16),
+        "STSVEND_MASTER_KEYS": master_keys,
+        "DATABASE_URL": url,
+        "STSVEND_SECURITY_MODULE": "software",
+        "STSVEND_DEFAULT_TARIFF": "RES",
+        "STSVEND_CURRENCY": "ZAR",
+        "STSVEND_MIN_VEND_AMOUNT": Decimal("1.00"),
+        "STSVEND_MAX_VEND_AMOUNT": Decimal("10000.00"),
+        "STSVEND_REVERSAL_WINDOW_MINUTES": 15,
+        "STSVEND_TIMEZONE": "Africa/Johannesburg",
+        "SESSION_COOKIE_SECURE": False,
+        "POS_IDLE_MINUTES": 15,
+        "POS_SESSION_HOURS": 12,
+        "POS_LOCKOUT_ATTEMPTS": 3,
+        "POS_LOCKOUT_MINUTES": 15,
+        "LOG_LEVEL": "WARNING",
+        "TESTING": True,
+    }
+    values.update(overrides)
+    from config import Config
+
+    return type("PosTestConfig", (Config,), values)
+
+
+def drn(serial: int, mfr: str = "07") -> str:
+    body = f"{mfr}{serial:08d}"
+    return body + tokens.luhn_check_digit(body)
+
+
+@dataclass(frozen=True)
+class PosWorld:
+    """Meters: ``current`` and ``second`` on KRN 2 (DKGA-04, base 2014, the current key),
+    ``legacy`` on KRN 1 (DKGA-02, base 1993: its next vend carries the rollover key change).
+    Users: clerk, clerk2, super (supervisor), admin; passwords in :data:`PASSWORDS`."""
+
+    meters: dict[str, str]
+    users: dict[str, int]
+
+
+def build_world(ctx: ServiceContext) -> PosWorld:
+    add_vending_key(ctx, sgc=SGC, krn=1, dkga="02", base_date=1993, ea="07", key=VK_02,
+                    actor=ADMIN_ACTOR)
+    add_vending_key(ctx, sgc=SGC, krn=2, dkga="04", base_date=2014, ea="07", key=VK_04,
+                    actor=ADMIN_ACTOR, make_current=True)
+    load_tariff(ctx, {"code": "RES", "name": "Residential", "currency": "ZAR",
+                      "effective_from": "2020-01-01", "energy": {"flat": "2.5000"}},
+                actor=ADMIN_ACTOR)
+    meters = {"current": drn(1), "second": drn(2), "legacy": drn(3)}
+    rows = [(meters["current"], "Thandi Nkosi", "12 Jacaranda St", "ACC-1", 2, 2014, "04"),
+            (meters["second"], "Pieter van Wyk", "4 Protea Ave", "ACC-2", 2, 2014, "04"),
+            (meters["legacy"], "Amina Yusuf", "88 Baobab Rd", "ACC-3", 1, 1993, "02")]
+    text = CSV_HEADER + "".join(f"{m},{name},{addr},{acc},{SGC},1,{krn},2,07,{dkga},{bd},\n"
+                                for m, name, addr, acc, krn, bd, dkga in rows)
+    import_meters(ctx, io.StringIO(text), actor=ADMIN_ACTOR)
+    users = {}
+    for name, password in PASSWORDS.items():
+        users[name] = create_user(ctx, username=name, role=ROLES[name], password=password,
+                                  actor=ADMIN_ACTOR).id
+    return PosWorld(meters=meters, users=users)
+
+
+def decoder_key(meter_number: str, krn: int) -> tokens.DecoderKey:
+    """The meter's decoder key derived independently of the server (the tests' oracle)."""
+    vk, dkga, bd = {1: (VK_02, "02", 1993), 2: (VK_04, "04", 2014)}[krn]
+    return tokens.KeyDerivation(dkga=dkga, vending_key=vk, pan=tokens.pan_from_drn(meter_number),
+                                kt=2, sgc=SGC, ti=1, krn=krn, base_date=bd, ea="07").derive()

@@ -11,7 +11,8 @@ from pricing_world import PricingWorld
 from sqlalchemy import select
 from vending_fixtures import ADMIN, CLERK, FixedClock
 
-from vending.errors import BusinessRuleError, InvalidInputError, NotFoundError
+from vending import pricing
+from vending.errors import BusinessRuleError, ConflictError, InvalidInputError, NotFoundError
 from vending.models import AuditEntry, ChargeCollection, Debt, DebtPayment
 from vending.services import ServiceContext, reverse, vend
 from vending.services.answers import VendAnswer
@@ -129,3 +130,16 @@ def test_a_debt_needs_a_known_customer_and_a_description(ctx: ServiceContext,
                  actor=ADMIN)
     with pytest.raises(InvalidInputError):
         add_debt(ctx, account=world.account("debt"), amount="-1", description="x", actor=ADMIN)
+
+
+def test_a_debt_balance_never_pays_twice(ctx: ServiceContext, world: PricingWorld) -> None:
+    """The guarded UPDATE refuses a payment the balance no longer covers (what a vend on
+    another meter of the customer would meet if it had read the balance before a commit)."""
+    debt = add_debt(ctx, account=world.account("debt"), amount="10.00", description="x",
+                    actor=ADMIN)
+    pricing.pay_debt(ctx.session, debt.id, Decimal("6.00"))
+    with pytest.raises(ConflictError) as refused:
+        pricing.pay_debt(ctx.session, debt.id, Decimal("6.00"))
+    assert refused.value.code == "debt_changed"
+    assert ctx.session.scalars(select(Debt.balance)).one() == Decimal("4.00")
+    ctx.session.rollback()

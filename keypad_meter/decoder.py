@@ -274,8 +274,10 @@ def _key_change_section(state: MeterState, raw: RawToken,
     state.kct_pending = []
     try:
         new = assemble_key((sections[s] for s in needed), bits)  # type: ignore[misc]
-    except StsError as exc:  # e.g. an SGC field beyond six digits
+    except StsError as exc:
         raise Rejected(ResultCode.RANGE_ERROR, "the key change carries invalid data") from exc
+    if new.sgc is not None and len(new.sgc) != 6:  # 24 bits hold more than six digits
+        raise Rejected(ResultCode.RANGE_ERROR, "the key change carries an invalid SGC")
     if new.kt is KeyType.DCTK:
         raise Rejected(ResultCode.KEY_TYPE_ERROR, "a keypad meter takes no common key")
     if new.kt is KeyType.DITK and state.key_type is not KeyType.DITK:

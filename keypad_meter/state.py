@@ -41,8 +41,8 @@ class PendingSection:
     """A key-change section accepted under the current key, waiting for the others."""
 
     subclass: int
-    payload: int
-    at: str  # ISO-8601 UTC time it was entered
+    payload: int = field(repr=False)  # carries part of the new key
+    at: str = ""  # ISO-8601 UTC time it was entered
 
 
 @dataclass(slots=True)

@@ -347,3 +347,12 @@ def test_key_change_with_an_sgc_beyond_six_digits_is_refused() -> None:
     codes = [meter.enter(tokens.encode(s, KEY), T0).code for s in sections]
     assert codes == [ResultCode.KCT_PENDING, ResultCode.KCT_PENDING, ResultCode.RANGE_ERROR]
     assert (meter.state.decoder_key, meter.state.kct_pending) == (KEY.hex(), [])
+
+
+def test_no_key_material_in_repr_or_results() -> None:
+    meter = new_meter()
+    section = kct(tokens.NewKeyData(key=NEW64, kt=2, krn=2, ti=1))[0]
+    result = meter.enter(section, T0)
+    text = repr(meter.state) + repr(result) + str(meter.status(T0))
+    for secret in (KEY.hex(), NEW64.hex()[:8], str(int(NEW64.hex()[:8], 16))):
+        assert secret not in text

@@ -17,6 +17,8 @@ from marshmallow import RAISE, Schema, ValidationError, fields, validate
 
 from ..services.engineering import EngineeringKind
 
+METER_NUMBER = r"^[0-9]{11}([0-9]{2})?$"  # a DRN: 11 or 13 ASCII digits (Luhn checked later)
+
 
 class StrictSchema(Schema):
     class Meta:
@@ -31,6 +33,7 @@ class DecimalString(fields.Field):
         self.places, self.digits = places, digits
         self.regex = re.compile(rf"[0-9]{{1,{digits}}}(\.[0-9]{{1,{places}}})?")
         metadata = kwargs.pop("metadata", {})
+        metadata.setdefault("type", "string")
         metadata.setdefault("pattern", rf"^[0-9]{{1,{digits}}}(\.[0-9]{{1,{places}}})?$")
         super().__init__(metadata=metadata, **kwargs)
 
@@ -71,7 +74,7 @@ class UTCTimestamp(fields.Field):
 
 
 def _meter_number() -> fields.String:
-    return fields.String(required=True, validate=validate.Length(1, 20),
+    return fields.String(required=True, validate=validate.Regexp(METER_NUMBER),
                          metadata={"description": "Meter number (DRN, 11 or 13 digits with "
                                                   "its Luhn check digit)",
                                    "example": "07000000018"})

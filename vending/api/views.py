@@ -36,10 +36,11 @@ AUTH = ("missing_api_key", "invalid_api_key", "client_disabled", "insufficient_s
 METER = ("invalid_meter_number", "check_digit", "unknown_meter")
 SALE_RULES = ("meter_blocked", "amount_out_of_limits", "amount_too_small", "amount_too_large",
               "key_change_impossible", "no_vending_key", "no_tariff", "tid_exhausted")
-METER_PATH = {"meter_number": {"type": "string", "minLength": 1, "maxLength": 20,
-                               "description": "Meter number (DRN)"}}
-VEND_PATH = {"vend_id": {"type": "integer", "minimum": 1, "description": "vend_id of the "
-                                                                          "vend answer"}}
+METER_PATH = {"meter_number": {"type": "string", "pattern": schemas.METER_NUMBER,
+                               "description": "Meter number (DRN, 11 or 13 digits)",
+                               "example": "07000000013"}}
+VEND_PATH = {"vend_id": {"type": "integer", "minimum": 1, "maximum": 2**31 - 1,
+                         "description": "vend_id of the vend answer"}}
 
 
 def _with_currency(ctx: ServiceContext, payload: dict[str, Any]) -> dict[str, Any]:

@@ -1,8 +1,9 @@
 """``python -m keypad_meter``: the meter's command line (CONTRACT §2).
 
 Exit status: 0 success (for ``enter``: the token was accepted, including a key-change
-section), 1 the token was rejected, 2 a usage error, 3 the state file cannot be used
-(missing, corrupt, already initialised). ``--json`` prints one JSON object.
+section), 1 the token was rejected (``serve``: the serial line was lost), 2 a usage error
+(including a port that cannot be opened), 3 the state file cannot be used (missing, corrupt,
+already initialised). ``--json`` prints one JSON object.
 """
 
 from __future__ import annotations
@@ -242,10 +243,17 @@ def cmd_serve(args: argparse.Namespace, clock: Callable[[], datetime]) -> int:
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
-    port = open_port(args.port, args.baud)
+    try:
+        port = open_port(args.port, args.baud)
+    except (OSError, ValueError) as exc:  # serial.SerialException is an OSError
+        raise UsageError(f"cannot open {args.port}: {exc}") from None
     print(f"serving meter {store.read().meter_number} on {args.port}", file=sys.stderr,
           flush=True)
-    serve(port, SerialSession(store, clock), stop, on_idle, idle_s=0.2)
+    try:
+        serve(port, SerialSession(store, clock), stop, on_idle, idle_s=0.2)
+    except OSError as exc:
+        print(f"error: serial line lost: {exc}", file=sys.stderr)
+        return EXIT_REJECTED
     return EXIT_OK
 
 

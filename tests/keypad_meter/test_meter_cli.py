@@ -84,3 +84,10 @@ def test_tamper_and_reconnect_commands(tmp_path: Path) -> None:
     done = run_cli("tamper", "--state", str(state), "--json")
     assert json.loads(done.stdout) == {"tamper": True, "relay": "open",
                                        "events": ["relay_open:tamper"]}
+
+
+def test_serve_on_a_port_that_does_not_exist(tmp_path: Path) -> None:
+    state = tmp_path / "m.json"
+    init(state)
+    done = run_cli("serve", "--state", str(state), "--port", str(tmp_path / "no-such-tty"))
+    assert done.returncode == 2 and "cannot open" in done.stderr

@@ -19,8 +19,10 @@ from typing import Any
 
 import psycopg
 import pytest
+from argon2 import PasswordHasher
 from flask import Flask
 from pos_fixtures import (
+    PASSWORDS,
     FixedClock,
     PosWorld,
     alembic_upgrade,
@@ -28,11 +30,13 @@ from pos_fixtures import (
     make_config,
     master_keys_value,
 )
+from sqlalchemy import select
 from sqlalchemy.engine import make_url
 from werkzeug.serving import make_server
 
 from vending import create_app
 from vending.database import db
+from vending.models import User
 
 DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 T0 = datetime(2026, 3, 2, 9, 30, 15, tzinfo=UTC)
@@ -64,6 +68,14 @@ def _fill(url: str, master_keys: str) -> PosWorld:
 
     with app.app_context():
         world = build_world(ServiceContext.from_app(app, db.session))
+        # The users were created with the production argon2id cost (64 MiB, 3 passes), which
+        # a test asserts; their stored hashes are replaced by cheap argon2id ones so the many
+        # sign-ins of the tests stay fast (verification follows the hash's own parameters).
+        cheap = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+        for user in db.session.scalars(select(User)):
+            assert user.password_hash.startswith("$argon2id$v=19$m=65536,t=3")
+            user.password_hash = cheap.hash(PASSWORDS[user.username])
+        db.session.commit()
     app.extensions["stsvend.engine"].dispose()
     return world
 

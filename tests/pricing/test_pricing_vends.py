@@ -4,14 +4,18 @@ the tariff's time zone, and trial vends that write nothing."""
 
 from __future__ import annotations
 
+import io
+import itertools
+import random
 from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
 from pricing_world import PricingWorld, block_tariff
 from sqlalchemy import func, select
-from vending_fixtures import ADMIN, CLERK, FixedClock
+from vending_fixtures import ADMIN, CLERK, CSV_HEADER, SGC, FixedClock, decoder_key, drn
 
+import tokens
 from vending.errors import BusinessRuleError
 from vending.models import (
     AuditEntry,
@@ -26,6 +30,7 @@ from vending.models import (
 from vending.services import (
     ServiceContext,
     confirm_meter,
+    import_meters,
     load_tariff,
     reverse,
     trial_vend,
@@ -152,3 +157,32 @@ def test_tax_added_on_top_and_the_tariffs_limits(ctx: ServiceContext,
     with pytest.raises(BusinessRuleError) as refused:
         _vend(ctx, world, "taxx", "10.00", "t2")
     assert refused.value.code == "amount_below_minimum" and refused.value.status == 422
+
+
+def test_any_split_of_a_payment_buys_the_same_units(ctx: ServiceContext, world: PricingWorld,
+                                                    clock: FixedClock) -> None:
+    """Seeded random splits of R523.47 into 2 to 6 vends over the month, each on its own meter,
+    against one vend: the same units on the meters (decoded) and the same remainder."""
+    rng = random.Random(20261128)
+    numbers = [drn(40 + i) for i in range(4)]
+    import_meters(ctx, io.StringIO(CSV_HEADER + "".join(
+        f"{number},Customer split,split Street,ACC-SPLIT,{SGC},1,2,2,07,04,2014,BLOCK\n"
+        for number in numbers)), actor=ADMIN)
+    total = Decimal("523.47")
+    one = vend(ctx, meter_number=world.meters["block"], amount=str(total), request_id="whole",
+               actor=CLERK)
+    for index, number in enumerate(numbers[1:]):
+        cents = sorted(rng.sample(range(100, int(total * 100) - 100), rng.randint(1, 5)))
+        bounds = [0, *cents, int(total * 100)]
+        parts = [Decimal(b - a) / 100 for a, b in itertools.pairwise(bounds)]
+        assert sum(parts) == total
+        units, last = Decimal(0), None
+        clock.at = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)  # at most 6 x 40 h: still March
+        for i, part in enumerate(parts):
+            clock.advance(hours=rng.randint(1, 40))
+            last = vend(ctx, meter_number=number, amount=str(part), request_id=f"s{index}-{i}",
+                        actor=CLERK)
+            units += sum(tokens.quantity_from_units(tokens.decode(
+                t.token, decoder_key(number, krn=2)).units) for t in last.tokens)
+        assert units == one.units_kwh, parts
+        assert last is not None and last.remainder == one.remainder

@@ -60,6 +60,11 @@ class ApiWorld:
         set_client_enabled(ctx, "disabled", False, actor=OPERATOR)
         return world
 
+    def using(self, ctx: ServiceContext) -> ApiWorld:
+        """The same world seen through another service context (a test's transaction)."""
+        return ApiWorld(base=TestWorld(ctx=ctx, meters=self.base.meters), keys=self.keys,
+                        ids=self.ids)
+
     @property
     def meters(self) -> dict[str, str]:
         return self.base.meters
@@ -88,9 +93,7 @@ class LiveServer:
             return self.world_in(db.session).credit(name)
 
     def world_in(self, session: Session) -> ApiWorld:
-        ctx = ServiceContext.from_app(self.app, session)
-        base = TestWorld(ctx=ctx, meters=self.world.base.meters)
-        return ApiWorld(base=base, keys=self.world.keys, ids=self.world.ids)
+        return self.world.using(ServiceContext.from_app(self.app, session))
 
     def query(self, fn: Any) -> Any:
         """Run ``fn(session)`` in a fresh session of the server's database."""

@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -41,6 +42,7 @@ from vending.security_module import MasterKeyring, SoftwareSecurityModule
 from vending.services import ServiceContext, VendingPolicy
 
 DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+T0 = datetime(2026, 3, 2, 9, 30, 15, tzinfo=UTC)
 BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
 
 
@@ -84,20 +86,32 @@ def connection(engine: Engine) -> Iterator[Connection]:
         outer.rollback()
 
 
+@pytest.fixture(scope="session")
+def security(master_keys: str) -> SoftwareSecurityModule:
+    return SoftwareSecurityModule(MasterKeyring.parse(master_keys))
+
+
 @pytest.fixture
 def clock() -> FixedClock:
-    from datetime import UTC, datetime
+    return FixedClock(T0)
 
-    return FixedClock(datetime(2026, 3, 2, 9, 30, 15, tzinfo=UTC))
+
+@pytest.fixture(scope="session")
+def seeded(engine: Engine, security: SoftwareSecurityModule) -> ApiWorld:
+    """The world, committed once per database; each test then works inside a rolled-back
+    transaction on top of it (so no test sees another's changes)."""
+    with Session(engine, expire_on_commit=False) as session:
+        return ApiWorld.build(ServiceContext(session=session, security=security,
+                                             policy=VendingPolicy(), clock=FixedClock(T0)))
 
 
 @pytest.fixture
-def ctx(connection: Connection, master_keys: str, clock: FixedClock) -> Iterator[ServiceContext]:
+def ctx(connection: Connection, security: SoftwareSecurityModule,
+        clock: FixedClock) -> Iterator[ServiceContext]:
     session = Session(bind=connection, join_transaction_mode="create_savepoint",
                       expire_on_commit=False)
-    yield ServiceContext(session=session,
-                         security=SoftwareSecurityModule(MasterKeyring.parse(master_keys)),
-                         policy=VendingPolicy(), clock=clock)
+    yield ServiceContext(session=session, security=security, policy=VendingPolicy(),
+                         clock=clock)
     session.close()
 
 
@@ -113,9 +127,10 @@ def app(connection: Connection, engine: Engine, master_keys: str, clock: FixedCl
 
 
 @pytest.fixture
-def world(ctx: ServiceContext) -> ApiWorld:
-    """Keys, tariff, meters (see TestWorld) and API clients with every scope combination."""
-    return ApiWorld.build(ctx)
+def world(seeded: ApiWorld, ctx: ServiceContext) -> ApiWorld:
+    """Keys, tariff, meters (see TestWorld) and API clients with every scope combination,
+    seen through this test's transaction."""
+    return seeded.using(ctx)
 
 
 @pytest.fixture

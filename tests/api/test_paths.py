@@ -4,11 +4,13 @@ debited once and credited back on reversal, ownership of vends."""
 
 from __future__ import annotations
 
+import logging
 import re
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+import pytest
 from api_helpers import ApiWorld
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
@@ -233,3 +235,34 @@ def test_readings_of_one_meter_do_not_constrain_another(client: FlaskClient,
                                             "energy_kwh": value}]},
                         headers=world.auth("unlimited"))
         assert r.status_code == 200 and r.json["accepted"] == 1
+
+
+def test_the_rate_limit_bucket_refills_with_time(client: FlaskClient, world: ApiWorld,
+                                                 clock: FixedClock) -> None:
+    url = f"/api/v1/meters/{world.meters['current']}"
+
+    def status() -> int:
+        return client.get(url, headers=world.auth("slow")).status_code
+
+    assert [status(), status(), status()] == [200, 200, 429]
+    clock.advance(seconds=1)  # 1 request/s
+    assert [status(), status()] == [200, 429]
+    clock.advance(seconds=10)  # refills up to the burst (2), not beyond
+    assert [status(), status(), status()] == [200, 200, 429]
+    # another client's bucket is its own
+    assert client.get(url, headers=world.auth("bank")).status_code == 200
+
+
+def test_api_keys_never_reach_logs_or_answers(client: FlaskClient, world: ApiWorld,
+                                              caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    key = world.keys["bank"]
+    answers = [post_vend(client, world).get_data(as_text=True),
+               client.get("/api/v1/client", headers=world.auth("bank")).get_data(as_text=True),
+               client.get("/api/v1/client", headers={"Authorization": f"Bearer {key}x"}
+                          ).get_data(as_text=True),
+               client.get("/api/v1/vends/1", headers=world.auth("gateway")
+                          ).get_data(as_text=True)]
+    secret = key.rsplit("_", 1)[1]
+    assert not any(secret in text for text in answers)
+    assert secret not in caplog.text

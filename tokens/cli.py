@@ -25,7 +25,7 @@ from typing import IO, Any
 from . import amount as amounts
 from .codec import decode_raw, encode_raw, format_token, is_tid_bearing, pack_fields
 from .errors import DecoderKeyError, RangeError, StsError, TokenFormatError
-from .keys import BlockCipher, DecoderKey, KeyDerivation, make_cipher
+from .keys import BlockCipher, DecoderKey, derive_key, make_cipher
 from .sta import BUILTIN_TABLE_SETS, StaTables, load_tables
 from .tid import datetime_from_tid, tid_from_datetime
 from .token_types import CreditKind, TransferCredit, encode, from_raw
@@ -39,6 +39,11 @@ class InputError(StsError):
     """A batch line is not a usable record (bad JSON, missing or mistyped member)."""
 
     code = "input_error"
+
+
+_DERIVATION_MEMBERS = frozenset(
+    ("dkga", "vending_key", "pan", "kt", "sgc", "ti", "krn", "base_date", "ea")
+)
 
 
 class KeyResolver:
@@ -77,13 +82,9 @@ class KeyResolver:
             if not isinstance(hex_key, str):
                 raise DecoderKeyError("'decoder_key' must be a hex string")
             return DecoderKey.from_hex(hex_key, key.get("ea", "07"))
-        missing = [
-            name
-            for name in ("dkga", "vending_key", "pan", "kt", "sgc", "ti", "krn", "base_date", "ea")
-            if name not in key
-        ]
+        missing = _DERIVATION_MEMBERS - key.keys()
         if missing:
-            raise DecoderKeyError(f"key derivation is missing {', '.join(missing)}")
+            raise DecoderKeyError(f"key derivation is missing {', '.join(sorted(missing))}")
         vending_key = key["vending_key"]
         if not isinstance(vending_key, str):
             raise DecoderKeyError("'vending_key' must be a hex string")
@@ -91,20 +92,16 @@ class KeyResolver:
             vk = bytes.fromhex(vending_key)
         except ValueError:
             raise DecoderKeyError("'vending_key' is not hexadecimal") from None
-        ti, krn = key["ti"], key["krn"]
-        if isinstance(ti, str) and ti.isascii() and ti.isdigit():
-            ti = int(ti)
-        if isinstance(krn, str) and krn.isascii() and krn.isdigit():
-            krn = int(krn)
-        sgc = key["sgc"]
-        pan = key["pan"]
-        if not isinstance(pan, str):
-            raise DecoderKeyError("'pan' must be a string of 18 digits")
-        return KeyDerivation(
-            dkga=key["dkga"], vending_key=vk, pan=pan, kt=key["kt"],
-            sgc=sgc if isinstance(sgc, str) else str(sgc), ti=ti, krn=krn,
-            base_date=key["base_date"], ea=key["ea"],
-        ).derive()
+        ti, krn, sgc = key["ti"], key["krn"], key["sgc"]
+        return derive_key(
+            key["dkga"], vk, key["pan"], key["kt"], sgc,
+            int(ti) if _is_number_text(ti) else ti, int(krn) if _is_number_text(krn) else krn,
+            key["base_date"], key["ea"],
+        )
+
+
+def _is_number_text(value: object) -> bool:
+    return isinstance(value, str) and value.isascii() and value.isdigit()
 
 
 def _member_int(record: dict[str, Any], name: str, low: int, high: int) -> int:

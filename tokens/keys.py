@@ -16,7 +16,7 @@ from functools import lru_cache
 from typing import Any, Protocol
 
 from .des import LegacyDes, des_encrypt
-from .errors import DecoderKeyError, IdentifierError, RangeError
+from .errors import DecoderKeyError, IdentifierError, RangeError, is_int
 from .identifiers import pan_block, validate_pan, validate_sgc
 from .misty1 import Misty1
 from .sta import Sta, StaTables, load_tables
@@ -123,6 +123,14 @@ class DecoderKey:
             )
 
     @classmethod
+    def _trusted(cls, key: bytes, ea: EncryptionAlgorithm) -> DecoderKey:
+        """A key straight from a DKGA (already the right length): skips re-validation."""
+        obj = object.__new__(cls)
+        object.__setattr__(obj, "key", key)
+        object.__setattr__(obj, "ea", ea)
+        return obj
+
+    @classmethod
     def from_hex(cls, text: str, ea: EncryptionAlgorithm | str) -> DecoderKey:
         try:
             key = bytes.fromhex(text)
@@ -170,31 +178,58 @@ class KeyDerivation:
     ea: EncryptionAlgorithm
 
     def __post_init__(self) -> None:
-        set_ = object.__setattr__
-        set_(self, "dkga", Dkga.parse(self.dkga))
-        set_(self, "ea", EncryptionAlgorithm.parse(self.ea))
-        set_(self, "kt", KeyType.parse(self.kt))
-        set_(self, "base_date", _parse_base_date(self.base_date))
-        try:
-            set_(self, "pan", validate_pan(self.pan))
-            set_(self, "sgc", validate_sgc(self.sgc))
-        except IdentifierError as exc:
-            raise DecoderKeyError(str(exc)) from None
-        if not isinstance(self.vending_key, bytes):
-            raise DecoderKeyError("vending key must be bytes")
-        for name, value, low, high in (("TI", self.ti, 0, 99), ("KRN", self.krn, 1, 15)):
-            if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
-                raise DecoderKeyError(f"{name} must be an integer {low}..{high}, got {value!r}")
-        if self.dkga is Dkga.DKGA02:
-            if len(self.vending_key) != 8:
-                raise DecoderKeyError("DKGA-02 needs a 64-bit vending key")
-            if self.ea is EncryptionAlgorithm.EA11:
-                raise DecoderKeyError("EA11 needs a 128-bit key, which only DKGA-04 derives")
-        elif len(self.vending_key) != 20:
-            raise DecoderKeyError("DKGA-04 needs a 160-bit vending key")
+        values = validate_derivation(
+            self.dkga, self.vending_key, self.pan, self.kt, self.sgc, self.ti, self.krn,
+            self.base_date, self.ea,
+        )
+        for name, value in zip(_DERIVATION_FIELDS, values, strict=True):
+            object.__setattr__(self, name, value)
 
     def derive(self) -> DecoderKey:
         return derive_decoder_key(self)
+
+
+_DERIVATION_FIELDS = ("dkga", "vending_key", "pan", "kt", "sgc", "ti", "krn", "base_date", "ea")
+_Derivation = tuple[Dkga, bytes, str, KeyType, str, int, int, BaseDate, EncryptionAlgorithm]
+
+
+def validate_derivation(
+    dkga: object, vending_key: object, pan: object, kt: object, sgc: object, ti: object,
+    krn: object, base_date: object, ea: object,
+) -> _Derivation:
+    """Check and normalise key-derivation inputs; every failure is a :class:`DecoderKeyError`."""
+    dkga_ = Dkga.parse(dkga)
+    ea_ = EncryptionAlgorithm.parse(ea)
+    kt_ = KeyType.parse(kt)
+    base_date_ = _parse_base_date(base_date)
+    try:
+        pan_ = validate_pan(pan)  # type: ignore[arg-type]
+        sgc_ = validate_sgc(sgc)  # type: ignore[arg-type]
+    except IdentifierError as exc:
+        raise DecoderKeyError(str(exc)) from None
+    if not isinstance(vending_key, bytes):
+        raise DecoderKeyError("vending key must be bytes")
+    if not is_int(ti) or not 0 <= ti <= 99:  # type: ignore[operator]
+        raise DecoderKeyError(f"TI must be an integer 0..99, got {ti!r}")
+    if not is_int(krn) or not 1 <= krn <= 15:  # type: ignore[operator]
+        raise DecoderKeyError(f"KRN must be an integer 1..15, got {krn!r}")
+    if dkga_ is Dkga.DKGA02:
+        if len(vending_key) != 8:
+            raise DecoderKeyError("DKGA-02 needs a 64-bit vending key")
+        if ea_ is EncryptionAlgorithm.EA11:
+            raise DecoderKeyError("EA11 needs a 128-bit key, which only DKGA-04 derives")
+    elif len(vending_key) != 20:
+        raise DecoderKeyError("DKGA-04 needs a 160-bit vending key")
+    return dkga_, vending_key, pan_, kt_, sgc_, ti, krn, base_date_, ea_  # type: ignore[return-value]
+
+
+def derive_key(
+    dkga: object, vending_key: object, pan: object, kt: object, sgc: object, ti: object,
+    krn: object, base_date: object, ea: object,
+) -> DecoderKey:
+    """Validate derivation inputs and derive the decoder key, without building a
+    :class:`KeyDerivation` (the per-token path of bulk encoding)."""
+    return _derive(*validate_derivation(dkga, vending_key, pan, kt, sgc, ti, krn, base_date, ea))
 
 
 def _parse_base_date(value: object) -> BaseDate:
@@ -264,17 +299,16 @@ def dkga04(
 
 def derive_decoder_key(params: KeyDerivation) -> DecoderKey:
     """Derive a meter's decoder key from its vending key and key data."""
-    if params.dkga is Dkga.DKGA02:
-        key = dkga02(params.vending_key, params.pan, params.kt, params.sgc, params.ti, params.krn)
+    p = params
+    return _derive(p.dkga, p.vending_key, p.pan, p.kt, p.sgc, p.ti, p.krn, p.base_date, p.ea)
+
+
+def _derive(
+    dkga: Dkga, vending_key: bytes, pan: str, kt: KeyType, sgc: str, ti: int, krn: int,
+    base_date: BaseDate, ea: EncryptionAlgorithm,
+) -> DecoderKey:
+    if dkga is Dkga.DKGA02:
+        key = dkga02(vending_key, pan, kt, sgc, ti, krn)
     else:
-        key = dkga04(
-            params.vending_key,
-            params.pan,
-            params.kt,
-            params.sgc,
-            params.ti,
-            params.krn,
-            params.base_date,
-            params.ea,
-        )
-    return DecoderKey(key, params.ea)
+        key = dkga04(vending_key, pan, kt, sgc, ti, krn, base_date, ea)
+    return DecoderKey._trusted(key, ea)

@@ -18,7 +18,15 @@ from ..models import TokenType, VendKind
 from ..security_module import MeterKeyRef, SecurityModule
 from .answers import VendAnswer
 from .context import Actor, ServiceContext
-from .issuing import Issue, TokenSpec, check_replay, find_request, issue_tokens, request_hash
+from .issuing import (
+    Issue,
+    TokenSpec,
+    check_replay,
+    find_request,
+    issue_tokens,
+    request_hash,
+    validate_request_id,
+)
 from .keystate import KeyPlan, lock_meter, plan_key, validate_meter_number
 
 
@@ -102,8 +110,6 @@ def engineering_token(
     (meter_test; default "test all"), ``to_krn``/``to_ti`` (key_change; default the supply
     group's current KRN and the meter's TI). Blocked meters may receive engineering tokens.
     """
-    from .vends import validate_request_id
-
     number = validate_meter_number(meter_number)
     try:
         kind = EngineeringKind(kind)

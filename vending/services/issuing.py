@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 import tokens
 
-from ..errors import BusinessRuleError, ConflictError
+from ..errors import BusinessRuleError, ConflictError, InvalidInputError
 from ..models import Counter, IssuedToken, Meter, TokenType, Vend, VendKind
 from ..security_module import MeterKeyRef, SecurityModule
 from . import audit
@@ -57,6 +57,14 @@ def request_hash(body: dict[str, Any]) -> str:
     """SHA-256 of the canonical JSON of a request body (idempotency: same id, same body)."""
     canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def validate_request_id(value: object) -> str:
+    """A client's idempotency key: 1 to 80 characters."""
+    text = str(value or "").strip()
+    if not text or len(text) > 80:
+        raise InvalidInputError("invalid_request_id", "request_id must be 1 to 80 characters")
+    return text
 
 
 def find_request(session: Session, client_ref: str, request_id: str) -> Vend | None:

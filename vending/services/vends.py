@@ -34,6 +34,7 @@ from .issuing import (
     find_request,
     issue_tokens,
     request_hash,
+    validate_request_id,
 )
 from .keystate import find_meter, lock_meter, plan_key, validate_meter_number
 
@@ -54,13 +55,6 @@ def parse_amount(value: object, decimals: int = 2) -> Decimal:
     if amount != amount.quantize(Decimal(1).scaleb(-decimals)):
         raise InvalidInputError("invalid_amount", f"amount has more than {decimals} decimals")
     return amount
-
-
-def validate_request_id(value: object) -> str:
-    text = str(value or "").strip()
-    if not text or len(text) > 80:
-        raise InvalidInputError("invalid_request_id", "request_id must be 1 to 80 characters")
-    return text
 
 
 def _check_limits(ctx: ServiceContext, amount: Decimal) -> None:

@@ -70,3 +70,13 @@ def test_debt_category_and_fbe_commands(app: Any, runner: Any, world: PricingWor
     assert [t["type"] for t in answer["tokens"]] == ["fbe"]
     assert answer["tokens"][0]["units"] == "50.0"
     assert world.decode_units("fbe_no", answer["tokens"][0]["token"]) == 50
+
+
+def test_a_tariff_in_another_currency_is_refused(app: Any, runner: Any, tmp_path: Path) -> None:
+    document = block_tariff(code="CNY-BLOCK")
+    document["currency"] = "CNY"
+    path = tmp_path / "cny.json"
+    path.write_text(json.dumps(document))
+    result = runner.invoke(args=["load-tariff", str(path)])
+    assert result.exit_code == 1
+    assert "$.currency: CNY is not the deployment's currency ZAR" in result.output

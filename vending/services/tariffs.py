@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from ..errors import ConflictError
 from ..models import Tariff
-from ..pricing import parse_document
+from ..pricing import TariffRejectedError, parse_document
 from . import audit
 from .context import Actor, ServiceContext
 
@@ -26,6 +26,12 @@ def load_tariff(ctx: ServiceContext, document: Any, *, actor: Actor) -> Tariff:
     session = ctx.session
     try:
         code, effective = validate_tariff_document(document)
+        currency = document["currency"]
+        if currency != ctx.policy.currency:
+            # Amounts are entered in the deployment's currency; a tariff in another would
+            # price them as if they were its own.
+            raise TariffRejectedError([f"$.currency: {currency} is not the deployment's "
+                                       f"currency {ctx.policy.currency}"])
         exists = session.scalars(select(Tariff).where(Tariff.code == code,
                                                       Tariff.effective_from == effective)).first()
         if exists is not None:

@@ -25,6 +25,9 @@ from pos_fixtures import PASSWORDS, REPO, PosWorld, decoder_key, drn
 import tokens
 
 pytestmark = pytest.mark.browser
+# The vend flow runs on both databases; the other browser tests on SQLite only (their server
+# side is covered on PostgreSQL by test_pos_http.py), to keep the suite under three minutes.
+sqlite_only = pytest.mark.parametrize("database", ["sqlite"], indirect=True)
 
 
 @pytest.fixture
@@ -155,6 +158,10 @@ def test_clerk_sells_with_a_key_change_and_prints_the_receipt(
     font_px = page.locator("#tokens .token").last.evaluate(
         "el => parseFloat(getComputedStyle(el).fontSize)")
     assert font_px >= 32  # large
+    page.set_viewport_size({"width": 768, "height": 1024})  # a tablet in portrait
+    assert page.evaluate("document.scrollingElement.scrollWidth") <= 768  # no sideways scroll
+    shot(page, shots, "04b-token-tablet")
+    page.set_viewport_size({"width": 1024, "height": 768})
     credit = tokens.decode(shown[-1][1], decoder_key(meter, krn=2))
     assert isinstance(credit, tokens.TransferCredit) and credit.units == 200
 
@@ -203,6 +210,7 @@ def test_clerk_sells_with_a_key_change_and_prints_the_receipt(
     assert "cash,1,50.00,0,0.00,250.00,245.00,-5.00" in csv_text
 
 
+@sqlite_only
 def test_reversal_is_refused_to_a_clerk_and_allowed_to_a_supervisor(
         page: Page, world: PosWorld, shots: Path) -> None:
     sign_in(page, "clerk")
@@ -243,6 +251,7 @@ def test_reversal_is_refused_to_a_clerk_and_allowed_to_a_supervisor(
     expect(page.locator("#reversed-stamp")).to_be_visible()
 
 
+@sqlite_only
 def test_roles_and_csrf_in_the_browser(page: Page, world: PosWorld, live_server: str) -> None:
     sign_in(page, "clerk")
     expect(page.locator("#q")).to_be_focused()
@@ -266,6 +275,7 @@ def test_roles_and_csrf_in_the_browser(page: Page, world: PosWorld, live_server:
     assert cookie["httpOnly"] and cookie["sameSite"] == "Lax"
 
 
+@sqlite_only
 def test_admin_screens_keys_import_and_chinese(page: Page, world: PosWorld, shots: Path,
                                                tmp_path: Path) -> None:
     sign_in(page, "admin")

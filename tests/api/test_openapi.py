@@ -5,6 +5,7 @@ generated requests for every operation find no 5xx and no answer outside the doc
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
 
 import requests
@@ -109,3 +110,11 @@ def test_schemathesis_finds_no_server_error_and_no_schema_violation(live: LiveSe
         check()
         tested.append(operation.label)
     assert len(tested) == len(ENDPOINTS), tested
+
+
+def test_docs_api_md_lists_every_error_code() -> None:
+    text = (Path(__file__).resolve().parents[2] / "docs" / "api.md").read_text(encoding="utf-8")
+    for e in CATALOGUE:
+        assert f"| `{e.code}` | {e.status} |" in text, e.code
+    for e in ENDPOINTS:
+        assert e.openapi_path.removeprefix("/api/v1") in text, e.openapi_path

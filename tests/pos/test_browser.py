@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import re
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,9 +21,11 @@ import cv2
 import numpy as np
 import pytest
 from playwright.sync_api import Page, expect
-from pos_fixtures import PASSWORDS, REPO, PosWorld, decoder_key, drn
+from pos_fixtures import PASSWORDS, REPO, PosWorld, decoder_key, drn, make_config
+from werkzeug.serving import make_server
 
 import tokens
+from vending import create_app
 
 pytestmark = pytest.mark.browser
 # The vend flow runs on both databases; the other browser tests on SQLite only (their server
@@ -325,3 +328,26 @@ def test_admin_screens_keys_import_and_chinese(page: Page, world: PosWorld, shot
     page.goto("/sell")
     expect(page.locator("h1")).to_have_text("销售")
     shot(page, shots, "13-sell-zh")
+
+
+@sqlite_only
+def test_sign_in_works_with_the_production_secure_cookie_over_local_http(
+        browser: Any, database: tuple[str, PosWorld], master_keys: str) -> None:
+    """``make run`` serves plain http on 127.0.0.1 with SESSION_COOKIE_SECURE's production
+    default (true): browsers treat loopback as a secure context and keep the cookie."""
+    app = create_app(make_config(database[0], master_keys, SESSION_COOKIE_SECURE=True))
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    context = browser.new_context(base_url=f"http://127.0.0.1:{server.server_port}")
+    try:
+        tab = context.new_page()
+        sign_in(tab, "clerk")
+        expect(tab.locator("#nav-sell")).to_be_visible()
+        assert next(c for c in context.cookies() if c["name"] == "session")["secure"]
+    finally:
+        context.close()
+        server.shutdown()
+        thread.join(timeout=10)
+        server.server_close()
+        app.extensions["stsvend.engine"].dispose()

@@ -18,7 +18,7 @@ from sqlalchemy import select
 
 from vending import create_app
 from vending.database import db
-from vending.models import Vend
+from vending.models import AuditEntry, Vend
 from vending.services import ServiceContext
 from vending.services.shifts import cash_up
 
@@ -328,3 +328,22 @@ def test_receipt_numbers_in_paths_are_not_trusted(app: Flask, world: PosWorld) -
     assert clerk.get("/vends/999999/receipt").status_code == 404
     assert clerk.get("/reprint?q=999999").status_code == 200
     assert Path(REPO / "docs").is_dir()
+
+
+def test_a_reprint_is_the_same_slip_and_is_audited(app: Flask, world: PosWorld) -> None:
+    clerk = signed_in(app, "clerk")
+    clerk.post("/shift/open", {"opening_float": "0"})
+    vend_id = _vend(clerk, world.meters["current"], "15")
+    first = clerk.text(f"/vends/{vend_id}/receipt")
+    receipt_no = re.search(r'id="r-no">(\d+)<', first)
+    assert receipt_no
+    response = signed_in(app, "clerk2").get(f"/reprint?q={receipt_no.group(1)}")
+    assert response.headers["Location"].endswith(f"/vends/{vend_id}/receipt?reprint=1")
+    again = clerk.text(f"/vends/{vend_id}/receipt?reprint=1")
+    assert 'id="reprint-stamp"' in again and 'id="reprint-stamp"' not in first
+    tokens_of = [re.findall(r'data-token="(\d{20})"', page) for page in (first, again)]
+    assert tokens_of[0] == tokens_of[1] and len(tokens_of[0]) == 1
+    with app.app_context():
+        entries = db.session.scalars(select(AuditEntry).where(
+            AuditEntry.action == "vend.reprinted")).all()
+        assert [(e.actor, e.entity_id) for e in entries] == [("user:clerk", str(vend_id))]

@@ -236,9 +236,12 @@ def vend_result(vend_id: int) -> ResponseReturnValue:
 @login_required()
 def receipt(vend_id: int) -> ResponseReturnValue:
     paper = "a4" if request.args.get("paper") == "a4" else "80mm"
-    rec = receipts.build_receipt(service_context(), vend_id)
-    return render_template("pos/receipt.html", receipt=rec, paper=paper,
-                           reprint=request.args.get("reprint") == "1",
+    ctx = service_context()
+    rec = receipts.build_receipt(ctx, vend_id)
+    reprint = request.args.get("reprint") == "1"
+    if reprint:
+        receipts.record_reprint(ctx, vend_id, actor=operator().actor)
+    return render_template("pos/receipt.html", receipt=rec, paper=paper, reprint=reprint,
                            qr_svg=receipts.qr_svg(rec.qr_payload))
 
 

@@ -21,7 +21,8 @@ from sqlalchemy import select
 
 from ..errors import NotFoundError
 from ..models import Meter, Vend
-from .context import ServiceContext
+from . import audit
+from .context import Actor, ServiceContext
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,5 +121,20 @@ def build_receipt(ctx: ServiceContext, vend_id: int) -> Receipt:
             details=details, reversed_at=vend.reversed_at, reversed_by=vend.reversed_by,
             reversal_reason=vend.reversal_reason,
         )
+    finally:
+        session.rollback()
+
+
+def record_reprint(ctx: ServiceContext, vend_id: int, *, actor: Actor) -> None:
+    """Log a reprint in the audit trail (one commit): a slip printed twice is how a token
+    gets sold twice at a counter, so every reprint names who printed it."""
+    session = ctx.session
+    try:
+        receipt_no = session.scalars(select(Vend.receipt_no).where(Vend.id == vend_id)).first()
+        if receipt_no is None:
+            raise NotFoundError("unknown_vend", f"vend {vend_id} does not exist")
+        audit.record(session, actor, "vend.reprinted", "vend", vend_id,
+                     after={"receipt_no": receipt_no})
+        session.commit()
     finally:
         session.rollback()

@@ -110,6 +110,15 @@ def page_tokens(page: Page) -> list[tuple[str, str]]:
     return lines
 
 
+def pdf_page_size_mm(page: Page) -> tuple[float, float]:
+    """The first page size of the page printed to PDF by chromium with its CSS @page size."""
+    pdf = page.pdf(prefer_css_page_size=True)
+    assert len(re.findall(rb"/Type\s*/Page\b", pdf)) == 1, "the receipt spans several pages"
+    box = re.search(rb"/MediaBox\s*\[\s*0 0 ([\d.]+) ([\d.]+)\s*\]", pdf)
+    assert box, "no MediaBox in the PDF"
+    return float(box.group(1)) / 72 * 25.4, float(box.group(2)) / 72 * 25.4
+
+
 def read_qr(page: Page) -> str:
     png = page.locator("#qr svg").screenshot(scale="device")
     image = cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_GRAYSCALE)
@@ -183,9 +192,12 @@ def test_clerk_sells_with_a_key_change_and_prints_the_receipt(
     width_mm = width_px / 96 * 25.4
     assert 70 <= width_mm <= 74
     shot(page, shots, "05-receipt-80mm")
+    width, length = pdf_page_size_mm(page)  # one continuous slip as long as the receipt
+    assert width == pytest.approx(80, abs=0.5) and 100 < length < 297
     page.goto(page.url + "?paper=a4")
     expect(page.locator("#r-no")).to_have_text(receipt_no)
     shot(page, shots, "06-receipt-a4")
+    assert pdf_page_size_mm(page) == pytest.approx((210, 297), abs=0.5)
     page.emulate_media(media="print")
     expect(page.locator(".toolbar")).to_be_hidden()
     page.emulate_media(media="screen")

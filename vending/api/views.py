@@ -94,7 +94,7 @@ def post_vend(ctx: ServiceContext, client: ClientIdentity, body: dict[str, Any]
     float in the vend's own transaction."""
     answer = vend(ctx, meter_number=body["meter_number"], amount=body["amount"],
                   request_id=body["request_id"], actor=client.actor,
-                  on_issue=debit_vendor_credit(client.id))
+                  on_issue=debit_vendor_credit(client))
     return (200 if answer.replayed else 201), _with_currency(ctx, answer.as_json())
 
 

@@ -182,9 +182,9 @@ def vend(
             at,
         )
         pricing.record_vend(session, vend_row, quote)
-        if on_issue is not None:
-            on_issue(session, vend_row)
         answer = VendAnswer.from_vend(vend_row)
+        if on_issue is not None:
+            on_issue(session, vend_row)  # last: a row it locks is held only for the commit
         session.commit()
         # Never log tokens: a credit token is a bearer value until the meter accepts it.
         log.info("vend %s receipt %s meter %s amount %s units %s key_change %s by %s",

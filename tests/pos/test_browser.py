@@ -28,6 +28,8 @@ import tokens
 from vending import create_app
 
 pytestmark = pytest.mark.browser
+# Generous waits: the shared CI machine can be busy; a wait ends as soon as the page is ready.
+expect.set_options(timeout=15_000)
 # The vend flow runs on both databases; the other browser tests on SQLite only (their server
 # side is covered on PostgreSQL by test_pos_http.py), to keep the suite under three minutes.
 sqlite_only = pytest.mark.parametrize("database", ["sqlite"], indirect=True)
@@ -45,7 +47,7 @@ def shots(request: pytest.FixtureRequest, tmp_path: Path) -> Path:
 def page(browser: Any, live_server: str) -> Iterator[Page]:
     context = browser.new_context(base_url=live_server, viewport={"width": 1024, "height": 768},
                                   device_scale_factor=2, locale="en-GB")
-    context.set_default_timeout(10_000)
+    context.set_default_timeout(15_000)
     tab = context.new_page()
     yield tab
     context.close()

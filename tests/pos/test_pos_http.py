@@ -347,3 +347,31 @@ def test_a_reprint_is_the_same_slip_and_is_audited(app: Flask, world: PosWorld) 
         entries = db.session.scalars(select(AuditEntry).where(
             AuditEntry.action == "vend.reprinted")).all()
         assert [(e.actor, e.entity_id) for e in entries] == [("user:clerk", str(vend_id))]
+
+
+def test_admin_edits_a_customer_and_changes_a_role(app: Flask, world: PosWorld) -> None:
+    admin = signed_in(app, "admin")
+    assert 'href="/admin/customers/ACC-1"' in admin.text("/admin/meters")
+    admin.get("/admin/customers/ACC-1")
+    response = admin.post("/admin/customers/ACC-1", {"name": "Thandi Nkosi-Dlamini",
+                                                     "address": "14 Jacaranda St",
+                                                     "phone": "+27 12 345 6789", "email": ""})
+    assert response.status_code == 302
+    clerk = signed_in(app, "clerk")
+    page = clerk.text(f"/sell/{world.meters['current']}")
+    assert "Thandi Nkosi-Dlamini" in page and "14 Jacaranda St" in page
+    refused = admin.post("/admin/customers/ACC-1", {"name": " ", "address": "x", "phone": "",
+                                                    "email": ""})
+    assert refused.status_code == 422
+    assert admin.get("/admin/customers/NO-SUCH").status_code == 404
+    assert clerk.get("/engineering").status_code == 403
+    assert admin.post(f"/admin/users/{world.users['clerk']}/role",
+                      {"role": "supervisor"}).status_code == 302
+    assert clerk.get("/engineering").status_code == 200  # from the next request on
+    own = admin.post(f"/admin/users/{world.users['admin']}/role", {"role": "clerk"},
+                     follow_redirects=True)
+    assert "You cannot change your own role." in own.get_data(as_text=True)
+    with app.app_context():
+        actions = db.session.scalars(select(AuditEntry.action).where(
+            AuditEntry.action.in_(("customer.updated", "user.role")))).all()
+    assert sorted(actions) == ["customer.updated", "user.role"]

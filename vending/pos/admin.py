@@ -19,6 +19,7 @@ from ..services import (
     accounts,
     add_vending_key,
     create_user,
+    customers,
     directory,
     import_meters,
     set_current_krn,
@@ -176,3 +177,42 @@ def keys_current() -> ResponseReturnValue:
     else:
         flash(_("Current key changed: meters get a key change at their next vend."), "ok")
     return redirect(url_for("pos_admin.keys"))
+
+
+@bp.post("/users/<int:user_id>/role")
+@login_required(Role.ADMIN)
+def user_role(user_id: int) -> ResponseReturnValue:
+    if user_id == operator().id:
+        flash(_("You cannot change your own role."), "error")
+        return redirect(url_for("pos_admin.users"))
+    try:
+        accounts.set_role(service_context(), user_id, request.form.get("role", ""),
+                          actor=operator().actor)
+    except VendingError as exc:
+        flash(describe(exc), "error")
+    else:
+        flash(_("Role changed."), "ok")
+    return redirect(url_for("pos_admin.users"))
+
+
+@bp.route("/customers/<account>", methods=["GET", "POST"])
+@login_required(Role.ADMIN)
+def customer(account: str) -> ResponseReturnValue:
+    ctx = service_context()
+    status = 200
+    form = None
+    if request.method == "POST":
+        form = {k: request.form.get(k, "") for k in ("name", "address", "phone", "email")}
+        try:
+            customers.update_customer(ctx, account, actor=operator().actor, **form)
+        except VendingError as exc:
+            flash(describe(exc), "error")
+            status = 422
+        else:
+            flash(_("Customer details saved."), "ok")
+            return redirect(url_for("pos_admin.customer", account=account))
+    details = customers.get_customer(ctx, account)
+    return render_template("pos/admin/customer.html", customer=details,
+                           form=form or {"name": details.name, "address": details.address,
+                                         "phone": details.phone, "email": details.email}
+                           ), status

@@ -31,6 +31,9 @@ _MESSAGES = {
     "key_exists": lazy_gettext("This supply group already has a key with this KRN."),
     "invalid_key": lazy_gettext("The vending key is not valid (hexadecimal of the right length)."),
     "import_rejected": lazy_gettext("Some rows were rejected; nothing was imported."),
+    "invalid_name": lazy_gettext("The name needs 1 to 200 characters."),
+    "invalid_customer": lazy_gettext("Check the address, phone and e-mail."),
+    "unknown_customer": lazy_gettext("No customer has this account."),
     "invalid_header": lazy_gettext("The CSV header is not the expected one."),
 }
 

@@ -211,3 +211,20 @@ def reset_password(ctx: ServiceContext, user_id: int, password: str, *, actor: A
         ctx.session.commit()
     finally:
         ctx.session.rollback()
+
+
+def set_role(ctx: ServiceContext, user_id: int, role: Role | str, *, actor: Actor) -> None:
+    """Change a user's role; it applies from their next request (the POS re-reads it)."""
+    try:
+        new = Role(role)
+    except ValueError:
+        raise InvalidInputError("invalid_role", "role is admin, supervisor or clerk") from None
+    try:
+        user = _user(ctx, user_id)
+        if user.role is not new:
+            audit.record(ctx.session, actor, "user.role", "user", user.username,
+                         before={"role": user.role.value}, after={"role": new.value})
+            user.role = new
+        ctx.session.commit()
+    finally:
+        ctx.session.rollback()

@@ -365,3 +365,18 @@ def test_sign_in_works_with_the_production_secure_cookie_over_local_http(
         thread.join(timeout=10)
         server.server_close()
         app.extensions["stsvend.engine"].dispose()
+
+
+@sqlite_only
+def test_an_unattended_till_signs_itself_out(page: Page, world: PosWorld) -> None:
+    page.clock.install()
+    sign_in(page, "clerk")
+    expect(page.locator("#q")).to_be_focused()
+    page.clock.run_for("14:00")
+    page.keyboard.type("07")  # activity restarts the idle timer
+    page.clock.run_for("14:00")
+    expect(page.locator("#q")).to_be_visible()
+    page.clock.run_for("01:01")
+    expect(page).to_have_url(re.compile(r"/login$"))
+    response = page.goto("/sell")
+    assert response is not None and "/login" in page.url  # the session really ended

@@ -375,3 +375,10 @@ def test_admin_edits_a_customer_and_changes_a_role(app: Flask, world: PosWorld) 
         actions = db.session.scalars(select(AuditEntry.action).where(
             AuditEntry.action.in_(("customer.updated", "user.role")))).all()
     assert sorted(actions) == ["customer.updated", "user.role"]
+
+
+def test_sign_in_page_follows_the_browser_language(app: Flask, world: PosWorld) -> None:
+    zh = app.test_client().get("/login", headers={"Accept-Language": "zh-CN,zh;q=0.9"})
+    assert "<h1>登录</h1>" in zh.get_data(as_text=True)
+    en = app.test_client().get("/login", headers={"Accept-Language": "fr-FR,en;q=0.5"})
+    assert "<h1>Sign in</h1>" in en.get_data(as_text=True)

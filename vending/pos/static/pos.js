@@ -10,8 +10,25 @@ function fitRollLength() {
   var sheet = document.styleSheets[document.styleSheets.length - 1];
   sheet.insertRule("@page { size: 80mm " + mm + "mm; }", sheet.cssRules.length);
 }
+// An unattended till must not keep showing tokens: after the idle timeout without a key,
+// click or touch, sign out (the server would refuse the next request anyway).
+function watchIdle() {
+  var seconds = parseInt(document.body.dataset.idleSeconds || "0", 10);
+  var form = document.getElementById("signout-form");
+  if (!seconds || !form) { return; }
+  var timer = null;
+  function restart() {
+    if (timer) { clearTimeout(timer); }
+    timer = setTimeout(function () { form.submit(); }, seconds * 1000);
+  }
+  ["keydown", "mousedown", "touchstart"].forEach(function (name) {
+    document.addEventListener(name, restart, true);
+  });
+  restart();
+}
 document.addEventListener("DOMContentLoaded", function () {
   fitRollLength();
+  watchIdle();
   document.querySelectorAll("[data-print]").forEach(function (el) {
     el.addEventListener("click", function () { window.print(); });
   });

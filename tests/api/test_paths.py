@@ -266,3 +266,16 @@ def test_api_keys_never_reach_logs_or_answers(client: FlaskClient, world: ApiWor
     secret = key.rsplit("_", 1)[1]
     assert not any(secret in text for text in answers)
     assert secret not in caplog.text
+
+
+def test_text_postgresql_cannot_store_is_refused_at_the_boundary(client: FlaskClient,
+                                                                 world: ApiWorld) -> None:
+    """Found by schemathesis on PostgreSQL: a NUL in a request id was a 500 (DataError)."""
+    r = client.get("/api/v1/vends", query_string={"request_id": "a\x00b"},
+                   headers=world.auth("bank"))
+    assert r.status_code == 400 and r.json["error"]["code"] == "invalid_request_id"
+    assert post_vend(client, world, request_id="two words").status_code == 400
+    sold = post_vend(client, world).json
+    r = client.post(f"/api/v1/vends/{sold['vend_id']}/reversal", json={"reason": "x\x00"},
+                    headers=world.auth("bank"))
+    assert r.status_code == 400 and r.json["error"]["code"] == "invalid_request"

@@ -24,7 +24,8 @@ CATALOGUE: tuple[ErrorCode, ...] = (
     ErrorCode("invalid_amount", 400,
               "The amount is not a positive decimal string with at most the currency's "
               "decimals (floats are refused)."),
-    ErrorCode("invalid_request_id", 400, "request_id must be 1 to 80 characters."),
+    ErrorCode("invalid_request_id", 400,
+              "request_id must be 1 to 80 printable ASCII characters without spaces."),
     ErrorCode("invalid_meter_number", 400, "The meter number is not 11 or 13 ASCII digits."),
     ErrorCode("check_digit", 400, "The meter number fails its Luhn check digit: mistyped."),
     ErrorCode("reason_required", 400, "A reversal needs a non-empty reason."),

@@ -18,6 +18,7 @@ from marshmallow import RAISE, Schema, ValidationError, fields, validate
 from ..services.engineering import EngineeringKind
 
 METER_NUMBER = r"^[0-9]{11}([0-9]{2})?$"  # a DRN: 11 or 13 ASCII digits (Luhn checked later)
+REQUEST_ID = r"^[!-~]{1,80}$"  # 1-80 printable ASCII characters, no spaces
 
 
 class StrictSchema(Schema):
@@ -86,8 +87,14 @@ def _amount() -> DecimalString:
                                                   "decimal string", "example": "50.00"})
 
 
+def _no_nul(text: str) -> None:
+    """PostgreSQL text cannot hold NUL: refuse it at the boundary (400), not in SQL (500)."""
+    if "\x00" in text:
+        raise ValidationError("must not contain NUL characters")
+
+
 def _request_id() -> fields.String:
-    return fields.String(required=True, validate=validate.Length(1, 80),
+    return fields.String(required=True, validate=validate.Regexp(REQUEST_ID),
                          metadata={"description": "The client's unique id of this sale "
                                                   "(XMLVend msgID): repeat it, with the same "
                                                   "body, to retry safely"})
@@ -112,7 +119,7 @@ class VendLookupQuery(StrictSchema):
 
 
 class ReversalRequest(StrictSchema):
-    reason = fields.String(required=True, validate=validate.Length(1, 400),
+    reason = fields.String(required=True, validate=[validate.Length(1, 400), _no_nul],
                            metadata={"description": "Why the sale did not complete"})
 
 

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar
 
-from flask import abort, current_app, g, redirect, request, session, url_for
+from flask import abort, current_app, g, has_request_context, redirect, request, session, url_for
 from flask.typing import ResponseReturnValue
 
 from ..database import db
@@ -120,10 +120,12 @@ def login_required(role: Role = Role.CLERK) -> Callable[[F], F]:
 
 def select_locale() -> str:
     """The signed-in user's language; before sign-in, the browser's preference."""
+    if not has_request_context():
+        return "en"
     op: Operator | None = g.get("operator")
     if op is not None and op.language in LANGUAGES:
         return op.language
-    best = request.accept_languages.best_match(["en", "zh"]) if request else None
+    best = request.accept_languages.best_match(["en", "zh"])
     return "zh_Hans_CN" if best == "zh" else "en"
 
 

@@ -14,6 +14,8 @@ from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from ..errors import InvalidInputError, NotFoundError, VendingError
 from ..models import PosAccount, Role, User
@@ -76,16 +78,26 @@ class OperatorRow:
 
 
 def _account(ctx: ServiceContext, user_id: int) -> PosAccount:
-    account = ctx.session.get(PosAccount, user_id)
-    if account is None:
-        account = PosAccount(user_id=user_id, language="en", failed_logins=0)
-        ctx.session.add(account)
-    return account
+    """The user's POS row, created if missing and locked for the rest of the transaction, so
+    two failed sign-ins racing each other both count (no lost update of the counter)."""
+    session = ctx.session
+    dialect = session.get_bind().dialect.name
+    insert = {"postgresql": pg_insert, "sqlite": sqlite_insert}[dialect]
+    session.execute(insert(PosAccount).values(user_id=user_id, language="en", failed_logins=0)
+                    .on_conflict_do_nothing(index_elements=["user_id"]))
+    return session.scalars(select(PosAccount).where(PosAccount.user_id == user_id)
+                           .with_for_update().execution_options(populate_existing=True)).one()
 
 
 def _operator(user: User, account: PosAccount | None) -> Operator:
     return Operator(id=user.id, username=user.username, role=user.role, enabled=user.enabled,
                     language=account.language if account else "en")
+
+
+def _refuse_if_locked(account: PosAccount | None, now: datetime) -> None:
+    if account is not None and account.locked_until and account.locked_until > now:
+        raise LoginRefusedError("locked_out", "this account is locked after repeated failures",
+                                until=account.locked_until)
 
 
 def login(
@@ -98,13 +110,12 @@ def login(
     try:
         now = ctx.now()
         user = session.scalars(select(User).where(User.username == username)).first()
-        account = _account(ctx, user.id) if user is not None else None
-        if account is not None and account.locked_until and account.locked_until > now:
-            raise LoginRefusedError("locked_out", "this account is locked after repeated failures",
-                               until=account.locked_until)
+        account = session.get(PosAccount, user.id) if user is not None else None
+        _refuse_if_locked(account, now)  # before spending a password check on it
         checked = authenticate(ctx, username, password)  # rolls back: re-read our rows
         if user is not None:
             account = _account(ctx, user.id)
+            _refuse_if_locked(account, now)  # locked by a racing request meanwhile
         if checked is None:
             if account is not None:
                 account.failed_logins += 1

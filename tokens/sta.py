@@ -66,6 +66,8 @@ class StaTables:
     _enc_cache: tuple[_HalfRoundTables, _HalfRoundTables] = field(init=False, repr=False)
     _dec_cache: tuple[_HalfRoundTables, _HalfRoundTables] = field(init=False, repr=False)
     _inv_sub_cache: tuple[_HalfRoundTables, _HalfRoundTables] = field(init=False, repr=False)
+    # whole encryption rounds by their 8-byte pattern (see _RoundTables): bulk encoding
+    _enc_rounds: _RoundTables = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         for label, box in (("S1", self.s1), ("S2", self.s2)):
@@ -117,6 +119,7 @@ class StaTables:
             halves = (_HalfRoundTables(tuple(by_position[:4])),
                       _HalfRoundTables(tuple(by_position[4:])))
             object.__setattr__(self, name, halves)
+        object.__setattr__(self, "_enc_rounds", _RoundTables(tuple(enc)))
         object.__setattr__(
             self,
             "_inv_perm",
@@ -209,9 +212,28 @@ def _half_slices(starts: list[int]) -> tuple[itemgetter, itemgetter]:
     )
 
 
+_ENC_SLICES = itemgetter(*[slice((3 - r) % 64, (3 - r) % 64 + 64, 8) for r in range(16)])
 _ENC_LO, _ENC_HI = _half_slices([(3 - r) % 64 for r in range(16)])
 _DEC_LO, _DEC_HI = _half_slices([(3 + s) % 64 for s in range(16)])
 _HalfRound = tuple[_Lookup, _Lookup, _Lookup, _Lookup]
+
+
+class _RoundTables(dict[bytes, tuple[_Lookup, ...]]):
+    """The eight tables of a whole encryption round by its 8-byte choice pattern.
+
+    Up to 4**8 patterns (about 13 MB when all are seen, a bounded ceiling): one look-up per
+    round makes a fresh key's schedule cost 16 slices and 16 look-ups, which is what bulk
+    vending with a derivation per token pays on every line.
+    """
+
+    def __init__(self, by_position: tuple[tuple[_Lookup, ...], ...]) -> None:
+        super().__init__()
+        self._by_position = by_position
+
+    def __missing__(self, pattern: bytes) -> tuple[_Lookup, ...]:
+        tables = tuple(self._by_position[j][c] for j, c in enumerate(pattern))
+        self[pattern] = tables
+        return tables
 
 
 class _HalfRoundTables(dict[bytes, _HalfRound]):
@@ -252,11 +274,8 @@ class Sta:
             raise DecoderKeyError("EA07 (STA) needs an 8-byte decoder key")
         tables = self.tables = tables or load_tables()
         self._key = ~int.from_bytes(key, "big") & MASK64
-        choices = _choices(_rotl(self._key, 52))
-        lo, hi = tables._enc_cache
         self._enc_rounds = tuple(
-            zip(map(lo.__getitem__, _ENC_LO(choices)), map(hi.__getitem__, _ENC_HI(choices)),
-                strict=True)
+            map(tables._enc_rounds.__getitem__, _ENC_SLICES(_choices(_rotl(self._key, 52))))
         )
         self._dec_rounds: tuple[tuple[_HalfRound, _HalfRound], ...] | None = None  # lazily
         self._dec_last: tuple[_HalfRound, _HalfRound] | None = None
@@ -281,7 +300,7 @@ class Sta:
         if not 0 <= block <= MASK64:
             raise RangeError("STA block must be a 64-bit unsigned integer")
         d = block
-        for (t0, t1, t2, t3), (t4, t5, t6, t7) in self._enc_rounds:
+        for t0, t1, t2, t3, t4, t5, t6, t7 in self._enc_rounds:
             d = (
                 t0[d & 255] | t1[d >> 8 & 255] | t2[d >> 16 & 255] | t3[d >> 24 & 255]
                 | t4[d >> 32 & 255] | t5[d >> 40 & 255] | t6[d >> 48 & 255] | t7[d >> 56]

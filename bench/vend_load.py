@@ -83,7 +83,8 @@ def drn(serial: int) -> str:
     return body + tokens.luhn_check_digit(body)
 
 
-def seed(url: str, env: dict[str, str], meters: int) -> tuple[list[str], str]:
+def seed(url: str, env: dict[str, str], meters: int,
+         float_: bool = True) -> tuple[list[str], str]:
     """Migrate and seed through the services; returns the meter numbers and the API key."""
     from alembic import command
     from alembic.config import Config as AlembicConfig
@@ -119,7 +120,8 @@ def seed(url: str, env: dict[str, str], meters: int) -> tuple[list[str], str]:
                                      f"2014,\n" for i, n in enumerate(numbers))
         import_meters(ctx, io.StringIO(csv), actor=actor)
         client = create_api_client(ctx, name="bench", scopes="vend", actor=actor,
-                                   vendor_credit="1000000000.00", rate_per_s=None, burst=None)
+                                   vendor_credit="1000000000.00" if float_ else None,
+                                   rate_per_s=None, burst=None)
     app.extensions["stsvend.engine"].dispose()
     return numbers, client.api_key
 
@@ -151,6 +153,17 @@ def start_gunicorn(env: dict[str, str], port: int, workers: int) -> subprocess.P
         time.sleep(0.2)  # gunicorn is booting: poll /readyz until the deadline
     proc.kill()
     raise RuntimeError("gunicorn did not become ready in 60 s")
+
+
+def workers_cpu_seconds(master: int) -> float:
+    """User+system CPU seconds used so far by gunicorn's workers (Linux /proc)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    children = Path(f"/proc/{master}/task/{master}/children").read_text().split()
+    total = 0
+    for pid in children:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / ticks
 
 
 def stop(proc: subprocess.Popen[bytes]) -> None:
@@ -268,6 +281,8 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--meters", type=int, default=2000)
     parser.add_argument("--pgbench-seconds", type=int, default=10)
+    parser.add_argument("--no-float", action="store_true",
+                        help="a client without vendor credit (no debit UPDATE per vend)")
     parser.add_argument("--markdown", action="store_true", help="print a docs table row")
     parser.add_argument("--keep", action="store_true", help="keep the database")
     args = parser.parse_args()
@@ -280,13 +295,15 @@ def main() -> int:
     proc = None
     try:
         t0 = time.monotonic()
-        meters, key = seed(url, env, args.meters)
+        meters, key = seed(url, env, args.meters, float_=not args.no_float)
         print(f"seeded {len(meters)} meters in {time.monotonic() - t0:.1f} s", flush=True)
         port = free_port()
         proc = start_gunicorn(env, port, args.workers)
         # warm-up: every worker imports, connects and caches its statements
         run_load(port, key, meters, min(args.clients, 4), 1, 2.0)
+        cpu_before = workers_cpu_seconds(proc.pid)
         result, wall = run_load(port, key, meters, args.clients, args.processes, args.seconds)
+        cpu = workers_cpu_seconds(proc.pid) - cpu_before
         stop(proc)
         proc = None
         vends = len(result.latencies)
@@ -298,6 +315,9 @@ def main() -> int:
               f"{args.workers} gunicorn workers, {args.meters} meters")
         print(f"latency: p50 {p50:.1f} ms, p99 {p99:.1f} ms")
         print(f"errors: {result.errors or 'none'}")
+        print(f"server CPU: {cpu * 1000 / max(vends, 1):.1f} ms of gunicorn worker CPU per vend "
+              f"({cpu / wall:.2f} cores busy of {os.cpu_count()}); "
+              f"load average now {os.getloadavg()[0]:.1f}")
         print(f"pgbench TPC-B (-c 8 -j 2 -T {args.pgbench_seconds}): {tps:.0f} tps")
         print(f"ratio vends/s : pgbench tps = {rate / tps:.3f}")
         if args.markdown:

@@ -279,3 +279,20 @@ def test_text_postgresql_cannot_store_is_refused_at_the_boundary(client: FlaskCl
     r = client.post(f"/api/v1/vends/{sold['vend_id']}/reversal", json={"reason": "x\x00"},
                     headers=world.auth("bank"))
     assert r.status_code == 400 and r.json["error"]["code"] == "invalid_request"
+
+
+def test_answers_lose_nothing_of_the_service_results(client: FlaskClient, world: ApiWorld,
+                                                     ctx: ServiceContext) -> None:
+    """The answer schemas dump only what they declare: if a service result grows a field,
+    this fails until the schema (and so the OpenAPI document) describes it."""
+    from vending.services import confirm_meter, reprint
+
+    sold = post_vend(client, world, meter_number=world.meters["legacy"]).json
+    assert sold == reprint(ctx, sold["vend_id"]).as_json() | {"currency": "ZAR"}
+    number = world.meters["current"]
+    lookup = client.get(f"/api/v1/meters/{number}", headers=world.auth("bank")).json
+    assert lookup == confirm_meter(ctx, number).as_json() | {"currency": "ZAR"}
+    engineering = client.post(f"/api/v1/meters/{number}/engineering",
+                              json={"kind": "clear_credit", "request_id": "x"},
+                              headers=world.auth("unlimited")).json
+    assert engineering == reprint(ctx, engineering["vend_id"]).as_json() | {"currency": "ZAR"}

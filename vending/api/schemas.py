@@ -156,7 +156,7 @@ class EngineeringRequest(StrictSchema):
 
 class TokenOut(StrictSchema):
     type = fields.String(required=True, metadata={
-        "description": "credit, key_change, clear_credit, clear_tamper, set_power_limit, "
+        "description": "credit, fbe, key_change, clear_credit, clear_tamper, set_power_limit, "
                        "set_phase_unbalance or meter_test"})
     token = fields.String(required=True, metadata={"description": "20 digits"})
     units = fields.String(required=True, metadata={"description": "kWh the token carries"})

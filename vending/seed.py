@@ -37,6 +37,7 @@ def demo_meter_number(serial: int, mfr: str = "04") -> str:
 class SeedResult:
     users: dict[str, str] = field(default_factory=dict)  # username -> password (shown once)
     meters: list[str] = field(default_factory=list)
+    api_keys: dict[str, str] = field(default_factory=dict)  # API client -> key (shown once)
     sgc: str = DEMO_SGC
 
     def describe(self) -> str:
@@ -45,6 +46,8 @@ class SeedResult:
                  f"  {self.meters[-1]} is on the 1993 base date: its first vend carries the "
                  "rollover key-change tokens"]
         lines += [f"user {name} / password {pw}" for name, pw in self.users.items()]
+        lines += [f"API client {name} (scopes vend,engineering,readings) / key {key}"
+                  for name, key in self.api_keys.items()]
         return "\n".join(lines)
 
 
@@ -83,5 +86,9 @@ def seed_demo(ctx: ServiceContext) -> SeedResult:
         password = secrets.token_urlsafe(12)
         create_user(ctx, username=name, role=role, password=password, actor=SEED_ACTOR)
         users[name] = password
-    return SeedResult(users=users, meters=meters)
+    from .services.api_clients import create_api_client
+
+    api = create_api_client(ctx, name="demo-bank", scopes="vend,engineering,readings",
+                            actor=SEED_ACTOR, vendor_credit="100000.00")
+    return SeedResult(users=users, meters=meters, api_keys={api.name: api.api_key})
 

@@ -4,12 +4,15 @@ once and the key works; credit top-ups; disabling; refusals; the key is stored o
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
 
 from api_helpers import ApiWorld
 from flask import Flask
 from sqlalchemy import select
+from vending_fixtures import alembic_upgrade, make_config
 
+from vending import create_app
 from vending.models import ApiClient, AuditEntry
 from vending.services import ServiceContext
 
@@ -72,3 +75,23 @@ def test_no_rate_limit_option(app: Flask, world: ApiWorld) -> None:
     [key] = KEY.findall(result.output)
     me = app.test_client().get("/api/v1/client", headers={"Authorization": f"Bearer {key}"})
     assert me.json["rate_limit"] is None and me.json["vendor_credit"] is None
+
+
+def test_seed_demo_prints_a_working_api_key(tmp_path: Path, master_keys: str) -> None:
+    """CONTRACT §3: seed-demo creates a demo API client and prints its key (once)."""
+    url = f"sqlite:///{tmp_path / 'demo.db'}"
+    alembic_upgrade(url)
+    app = create_app(make_config(url, master_keys))
+    result = run(app, "seed-demo")
+    assert result.exit_code == 0, result.output
+    [key] = KEY.findall(result.output)
+    client = app.test_client()
+    me = client.get("/api/v1/client", headers={"Authorization": f"Bearer {key}"}).json
+    assert me["name"] == "demo-bank" and me["vendor_credit"] == "100000.00"
+    assert me["scopes"] == ["engineering", "readings", "vend"]
+    meter = result.output.split("meters: ", 1)[1].split(",", 1)[0].strip()
+    sold = client.post("/api/v1/vends", json={"meter_number": meter, "amount": "20",
+                                              "request_id": "demo-1"},
+                       headers={"Authorization": f"Bearer {key}"})
+    assert sold.status_code == 201, sold.json
+    app.extensions["stsvend.engine"].dispose()

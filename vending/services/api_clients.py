@@ -248,21 +248,26 @@ def authorize(ctx: ServiceContext, api_key: str | None, scope: Scope | None) -> 
     session = ctx.session
     done = False
     try:
-        client = session.scalars(select(ApiClient)
-                                 .where(ApiClient.key_prefix == match.group(1))).first()
+        # Plain columns, not an ORM entity: this runs on every request.
+        client = session.execute(
+            select(ApiClient.id, ApiClient.name, ApiClient.key_hash, ApiClient.scopes,
+                   ApiClient.enabled, ApiClient.vendor_credit.is_not(None).label("has_float"),
+                   ApiClient.rate_per_s.is_not(None).label("limited"))
+            .where(ApiClient.key_prefix == match.group(1))).first()
         # Compare hashes in constant time; an unknown prefix still pays for one comparison.
         stored = client.key_hash if client is not None else "0" * 64
         if not hmac.compare_digest(stored, hash_key(api_key)) or client is None:
             raise AuthenticationError("invalid_api_key", "the API key is not valid")
         if not client.enabled:
             raise PermissionDeniedError("client_disabled", "this API client is disabled")
-        identity = ClientIdentity(id=client.id, name=client.name, scopes=client.scope_set,
-                                  has_float=client.vendor_credit is not None)
+        identity = ClientIdentity(id=client.id, name=client.name,
+                                  scopes=frozenset(s for s in client.scopes.split(",") if s),
+                                  has_float=bool(client.has_float))
         if scope is not None and scope.value not in identity.scopes:
             raise PermissionDeniedError("insufficient_scope",
                                         f"this API key lacks the '{scope.value}' scope")
-        if client.rate_per_s is not None and client.burst is not None:
-            _take_token(session, client, ctx.now().timestamp())
+        if client.limited:
+            _take_token(session, client.id, ctx.now().timestamp())
             session.commit()
         done = True
         return identity
@@ -271,23 +276,26 @@ def authorize(ctx: ServiceContext, api_key: str | None, scope: Scope | None) -> 
             session.rollback()
 
 
-def _take_token(session: Session, client: ApiClient, now: float) -> None:
+def _take_token(session: Session, client_id: int, now: float) -> None:
     rate, burst = ApiClient.rate_per_s, ApiClient.burst
     elapsed = case((ApiClient.bucket_at < now, now - ApiClient.bucket_at), else_=0.0)
     refilled = ApiClient.bucket_level + elapsed * rate
     level = case((refilled > burst, burst), else_=refilled)
     taken = session.execute(
-        update(ApiClient).where(ApiClient.id == client.id, level >= 1.0)
+        update(ApiClient).where(ApiClient.id == client_id, ApiClient.burst.is_not(None),
+                                level >= 1.0)
         .values(bucket_level=level - 1.0,
                 bucket_at=case((ApiClient.bucket_at < now, now), else_=ApiClient.bucket_at))
         .returning(ApiClient.id).execution_options(synchronize_session=False)
     ).first()
     if taken is None:
-        session.refresh(client)
-        deficit = 1.0 - min(float(client.burst or 1),
-                            client.bucket_level + max(0.0, now - client.bucket_at)
-                            * float(client.rate_per_s or 1))
-        raise RateLimitedError(max(1, int(-(-deficit // float(client.rate_per_s or 1)))))
+        row = session.execute(select(ApiClient.rate_per_s, ApiClient.burst,
+                                     ApiClient.bucket_level, ApiClient.bucket_at)
+                              .where(ApiClient.id == client_id)).one()
+        rate_now = float(row.rate_per_s or 1)
+        deficit = 1.0 - min(float(row.burst or 1),
+                            row.bucket_level + max(0.0, now - row.bucket_at) * rate_now)
+        raise RateLimitedError(max(1, int(-(-deficit // rate_now))))
 
 
 def client_status(ctx: ServiceContext, client_id: int) -> ClientStatus:

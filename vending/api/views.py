@@ -116,7 +116,8 @@ def get_vend(ctx: ServiceContext, client: ClientIdentity, vend_id: int) -> tuple
 def get_vend_by_request(ctx: ServiceContext, client: ClientIdentity, query: dict[str, Any]
                         ) -> tuple[int, Any]:
     """XMLVend lastResponse advice: after an unclear outcome, ask what became of a
-    request_id. 404 unknown_vend means no vend was made: the sale may be retried."""
+    request_id. 404 unknown_vend means no vend is committed under it (yet): retry the sale
+    with the same request_id, which is always safe, never with a new one."""
     answer = find_vend(ctx, request_id=query["request_id"], actor=client.actor)
     return 200, _with_currency(ctx, answer.as_json())
 

@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from api_helpers import ApiWorld
+from api_helpers import OPERATOR, ApiWorld
 from flask import Flask
 from sqlalchemy import select
 from vending_fixtures import alembic_upgrade, make_config
@@ -95,3 +95,11 @@ def test_seed_demo_prints_a_working_api_key(tmp_path: Path, master_keys: str) ->
                        headers={"Authorization": f"Bearer {key}"})
     assert sold.status_code == 201, sold.json
     app.extensions["stsvend.engine"].dispose()
+
+
+def test_the_new_client_result_hides_its_key(ctx: ServiceContext, world: ApiWorld) -> None:
+    from vending.services.api_clients import create_api_client
+
+    new = create_api_client(ctx, name="repr-check", scopes="vend", actor=OPERATOR)
+    assert KEY.fullmatch(new.api_key)
+    assert new.api_key not in repr(new) and new.api_key not in str(new)

@@ -122,11 +122,25 @@ def pdf_page_size_mm(page: Page) -> tuple[float, float]:
 
 
 def read_qr(page: Page) -> str:
-    png = page.locator("#qr svg").screenshot(scale="device")
+    """Decode the receipt's QR code from pixels the browser rendered, with OpenCV.
+
+    The SVG is drawn 80 mm wide for the capture (about 7 device pixels per module) and
+    binarised with a white margin. OpenCV's ArUco-based detector reads it; the classic
+    detector, which misses some clean codes, is the fallback."""
+    svg = page.locator("#qr svg")
+    svg.evaluate("el => { el.style.width = '80mm'; el.style.height = '80mm'; }")
+    try:
+        png = svg.screenshot(scale="device")
+    finally:
+        svg.evaluate("el => { el.style.width = ''; el.style.height = ''; }")
     image = cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_GRAYSCALE)
-    text, points, _ = cv2.QRCodeDetector().detectAndDecode(image)
-    assert points is not None and text, "the QR code could not be decoded"
-    return str(text)
+    _, image = cv2.threshold(image, 128, 255, cv2.THRESH_BINARY)
+    image = cv2.copyMakeBorder(image, 32, 32, 32, 32, cv2.BORDER_CONSTANT, value=255)
+    for detector in (cv2.QRCodeDetectorAruco(), cv2.QRCodeDetector()):
+        text, points, _ = detector.detectAndDecode(image)
+        if text and points is not None:
+            return str(text)
+    pytest.fail("the QR code could not be decoded")
 
 
 def test_clerk_sells_with_a_key_change_and_prints_the_receipt(

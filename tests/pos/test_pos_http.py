@@ -4,6 +4,7 @@ submits, keys never shown, assets only from the app, and the translation catalog
 
 from __future__ import annotations
 
+import json
 import re
 from decimal import Decimal
 from pathlib import Path
@@ -382,3 +383,37 @@ def test_sign_in_page_follows_the_browser_language(app: Flask, world: PosWorld) 
     assert "<h1>登录</h1>" in zh.get_data(as_text=True)
     en = app.test_client().get("/login", headers={"Accept-Language": "fr-FR,en;q=0.5"})
     assert "<h1>Sign in</h1>" in en.get_data(as_text=True)
+
+
+def test_admin_loads_an_edited_tariff_as_a_new_version(app: Flask, world: PosWorld) -> None:
+    admin = signed_in(app, "admin")
+    page = admin.text("/admin/tariffs")
+    assert "RES" in page and "2020-01-01" in page
+    assert "&#34;flat&#34;: &#34;2.5000&#34;" in page  # the latest version, ready to edit
+    bad = admin.post("/admin/tariffs", {"document": json.dumps(
+        {"code": "RES", "currency": "ZAR", "effective_from": "2026-13-01",
+         "energy": {"flat": 3.1}, "surprise": True})})
+    assert bad.status_code == 422
+    text = bad.get_data(as_text=True)
+    problems = re.findall(r'<li class="mono">([^<]+)</li>', text)
+    assert len(problems) >= 3, problems  # date, float price, unknown member: all at once
+    assert any("effective_from" in p for p in problems)
+    assert any("surprise" in p for p in problems)
+    not_json = admin.post("/admin/tariffs", {"document": "{nope"})
+    assert not_json.status_code == 400
+    assert "not valid JSON" in not_json.get_data(as_text=True)
+    good = admin.post("/admin/tariffs", {"document": json.dumps(
+        {"code": "RES", "name": "Residential", "currency": "ZAR",
+         "effective_from": "2026-07-01", "energy": {"flat": "2.7500"}})})
+    assert good.status_code == 302
+    listed = admin.text("/admin/tariffs")
+    assert "2026-07-01" in listed and "2020-01-01" in listed  # the old version is kept
+    again = admin.post("/admin/tariffs", {"document": json.dumps(
+        {"code": "RES", "name": "Residential", "currency": "ZAR",
+         "effective_from": "2026-07-01", "energy": {"flat": "9.0000"}})})
+    assert again.status_code == 422  # a loaded version is never overwritten
+    assert signed_in(app, "clerk").get("/admin/tariffs").status_code == 403
+    with app.app_context():
+        versions = db.session.scalars(select(AuditEntry.entity_id).where(
+            AuditEntry.action == "tariff.loaded")).all()
+    assert "RES@2026-07-01" in versions

@@ -1,11 +1,12 @@
 """Back-office screens (admin): meters and customers with the CSV import and its validation
-report, operator accounts, and vending keys. A vending key is typed into a password field,
-sealed by the security module at once, and never shown again: the list shows its identity
-and key check value only."""
+report, operator accounts, tariff versions, and vending keys. A vending key is typed into a
+password field, sealed by the security module at once, and never shown again: the list shows
+its identity and key check value only."""
 
 from __future__ import annotations
 
 import io
+import json
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
@@ -14,6 +15,7 @@ from werkzeug.exceptions import HTTPException
 
 from ..errors import VendingError
 from ..models import MeterStatus, Role
+from ..pricing import TariffRejectedError
 from ..services import (
     MeterImportError,
     accounts,
@@ -26,6 +28,7 @@ from ..services import (
     set_meter_status,
 )
 from ..services.keys import parse_key_hex
+from ..services.tariffs import list_tariffs, load_tariff
 from .messages import describe
 from .security import before_pos_request, login_required, operator, service_context
 from .views import html_http_error
@@ -35,6 +38,50 @@ bp.before_request(before_pos_request)
 bp.register_error_handler(HTTPException, html_http_error)
 
 MAX_IMPORT_BYTES = 5 * 1024 * 1024
+MAX_TARIFF_CHARS = 200_000
+
+
+@bp.route("/tariffs", methods=["GET", "POST"])
+@login_required(Role.ADMIN)
+def tariffs() -> ResponseReturnValue:
+    """Tariff versions. A stored version is never changed (a receipt names the version it was
+    priced with): editing means loading the edited document as a new version with a later
+    ``effective_from``; every problem of an invalid document is listed at once."""
+    ctx = service_context()
+    rows = list_tariffs(ctx)
+    problems: list[str] = []
+    status = 200
+    text = request.form.get("document", "")
+    if request.method == "POST":
+        try:
+            if len(text) > MAX_TARIFF_CHARS:
+                raise ValueError(_("The document is too large."))
+            try:
+                document = json.loads(text)
+            except json.JSONDecodeError as exc:
+                raise ValueError(_("The document is not valid JSON (line %(line)s: %(msg)s).",
+                                   line=exc.lineno, msg=exc.msg)) from None
+            tariff = load_tariff(ctx, document, actor=operator().actor)
+        except ValueError as exc:
+            flash(str(exc), "error")
+            status = 400
+        except TariffRejectedError as exc:
+            problems = exc.problems
+            flash(_("The tariff was not loaded: %(n)s problem(s).", n=len(problems)), "error")
+            status = 422
+        except VendingError as exc:
+            flash(describe(exc), "error")
+            status = 422
+        else:
+            flash(_("Tariff %(code)s effective %(date)s loaded.", code=tariff.code,
+                    date=tariff.effective_from.isoformat()), "ok")
+            return redirect(url_for("pos_admin.tariffs"))
+    elif rows:
+        wanted = request.args.get("code")
+        base = next((r for r in reversed(rows) if r.code == wanted), rows[-1])
+        text = json.dumps(base.document, indent=2, ensure_ascii=False)
+    return render_template("pos/admin/tariffs.html", rows=rows, document=text,
+                           problems=problems), status
 
 
 @bp.get("/meters")

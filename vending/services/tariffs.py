@@ -15,6 +15,11 @@ from . import audit
 from .context import Actor, ServiceContext
 
 
+def list_tariffs(ctx: ServiceContext) -> list[Tariff]:
+    """Every stored tariff version, by code then effective date (newest last)."""
+    return list(ctx.session.scalars(select(Tariff).order_by(Tariff.code, Tariff.effective_from)))
+
+
 def validate_tariff_document(document: Any) -> tuple[str, date]:
     """The (code, effective_from) of a valid document; otherwise
     :class:`~vending.pricing.TariffRejectedError` (``invalid_tariff``) with every problem."""

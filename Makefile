@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-stamp
 TEST_POSTGRES_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 export TEST_POSTGRES_URL
 
-.PHONY: install run test test-quick lint bench clean
+.PHONY: install run test test-quick lint bench bench-vend clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,9 @@ test-quick: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) bench/tokens_encode.py
+
+bench-vend: $(STAMP)
+	$(PY) bench/vend_load.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis

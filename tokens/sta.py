@@ -62,8 +62,7 @@ class StaTables:
     _dec: tuple[tuple[_Lookup, ...], ...] = field(init=False, repr=False, compare=False)
     _inv_perm: tuple[_Lookup, ...] = field(init=False, repr=False, compare=False)
     _inv_sub: tuple[tuple[_Lookup, ...], ...] = field(init=False, repr=False, compare=False)
-    # half-round tables by choice pattern (see _HalfRoundTables)
-    _enc_cache: tuple[_HalfRoundTables, _HalfRoundTables] = field(init=False, repr=False)
+    # decryption half-round tables by choice pattern (see _HalfRoundTables)
     _dec_cache: tuple[_HalfRoundTables, _HalfRoundTables] = field(init=False, repr=False)
     _inv_sub_cache: tuple[_HalfRoundTables, _HalfRoundTables] = field(init=False, repr=False)
     # whole encryption rounds by their 8-byte pattern (see _RoundTables): bulk encoding
@@ -114,8 +113,7 @@ class StaTables:
         object.__setattr__(self, "_enc", tuple(enc))
         object.__setattr__(self, "_dec", tuple(dec))
         object.__setattr__(self, "_inv_sub", tuple(inv_sub))
-        for name, by_position in (("_enc_cache", enc), ("_dec_cache", dec),
-                                  ("_inv_sub_cache", inv_sub)):
+        for name, by_position in (("_dec_cache", dec), ("_inv_sub_cache", inv_sub)):
             halves = (_HalfRoundTables(tuple(by_position[:4])),
                       _HalfRoundTables(tuple(by_position[4:])))
             object.__setattr__(self, name, halves)
@@ -202,9 +200,10 @@ def _rotl(x: int, n: int) -> int:
 _BIT_TRANS = bytes.maketrans(b"01", b"\x00\x01")
 # Round r, byte j of encryption reads key bits 8j+3 and 8j+7 of ROTL(K0, r), that is bits
 # (8j+3-r) and (8j+7-r) of K0: with c[i] = bit i | bit (i+4) << 1 that is an extended slice
-# c[(3-r) % 64 :: 8] of the doubled choice string; bytes 0-3 and 4-7 are sliced apart so each
-# half-round pattern (4 bytes, 256 possibilities) is a small cache key. Decryption step s
-# reads ROTR(D0, s), the slice starting at (3+s) % 64.
+# c[(3-r) % 64 :: 8] of the doubled choice string, the key of a whole-round cache (encryption
+# is the bulk-vending hot path). Decryption step s reads ROTR(D0, s), the slice starting at
+# (3+s) % 64; its bytes 0-3 and 4-7 are sliced apart so each half-round pattern (4 bytes, 256
+# possibilities) is a small cache key, which is enough for the meter's one key.
 def _half_slices(starts: list[int]) -> tuple[itemgetter, itemgetter]:
     return (
         itemgetter(*[slice(s, s + 32, 8) for s in starts]),
@@ -213,7 +212,6 @@ def _half_slices(starts: list[int]) -> tuple[itemgetter, itemgetter]:
 
 
 _ENC_SLICES = itemgetter(*[slice((3 - r) % 64, (3 - r) % 64 + 64, 8) for r in range(16)])
-_ENC_LO, _ENC_HI = _half_slices([(3 - r) % 64 for r in range(16)])
 _DEC_LO, _DEC_HI = _half_slices([(3 + s) % 64 for s in range(16)])
 _HalfRound = tuple[_Lookup, _Lookup, _Lookup, _Lookup]
 

@@ -126,13 +126,21 @@ def _payload(record: dict[str, Any], token_class: int, subclass: int) -> int:
     return pack_fields(token_class, subclass, fields)
 
 
-def encode_line(record: dict[str, Any], keys: KeyResolver) -> dict[str, Any]:
+def encode_line(record: dict[str, Any], keys: KeyResolver) -> str:
     token_class = _member_int(record, "class", 0, 3)
     subclass = _member_int(record, "subclass", 0, 15)
     payload = _payload(record, token_class, subclass)
     no_key = token_class == 1 and "key" not in record  # class 1 is not encrypted
     cipher = None if no_key else keys.resolve(record.get("key"))[1]
-    return {"id": record.get("id"), "token": encode_raw(token_class, subclass, payload, cipher)}
+    token = encode_raw(token_class, subclass, payload, cipher)
+    # The answer line is built directly (the hot path of bulk encoding): only the id needs
+    # JSON encoding, and an int id (the common case) needs none.
+    record_id = record.get("id")
+    id_json = str(record_id) if type(record_id) is int else _dumps(record_id)
+    return f'{{"id": {id_json}, "token": "{token}"}}'
+
+
+_dumps = json.JSONEncoder(ensure_ascii=False, separators=(", ", ": ")).encode
 
 
 def decode_line(record: dict[str, Any], keys: KeyResolver) -> dict[str, Any]:
@@ -162,7 +170,8 @@ def derive_line(record: dict[str, Any], keys: KeyResolver) -> dict[str, Any]:
     return {"id": record.get("id"), "decoder_key": decoder_key.hex()}
 
 
-LineHandler = Callable[[dict[str, Any], KeyResolver], dict[str, Any]]
+# A handler answers with a JSON object, or with its JSON text when it builds that faster.
+LineHandler = Callable[[dict[str, Any], KeyResolver], dict[str, Any] | str]
 BATCH_COMMANDS: dict[str, LineHandler] = {
     "encode": encode_line,
     "decode": decode_line,
@@ -208,7 +217,7 @@ def _run_batch(handler: LineHandler, lines: Iterable[str], out: IO[str], keys: K
         except (TypeError, ValueError, KeyError) as exc:  # a member of an unexpected type
             failed = True
             result = _error(record_id, InputError(f"malformed record ({type(exc).__name__})"))
-        buffer.append(dumps(result))
+        buffer.append(result if isinstance(result, str) else dumps(result))
         if len(buffer) >= _FLUSH_EVERY:
             out.write("\n".join(buffer) + "\n")
             buffer.clear()

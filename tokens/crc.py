@@ -33,12 +33,17 @@ def crc16(data: bytes) -> int:
 def crc_register(token_class: int, subclass: int, payload: int, *, currency: bool = False) -> int:
     """CRC register over the clear token, without building a ``bytes`` object (hot path)."""
     value = (token_class << 48) | (subclass << 44) | payload
-    table = _TABLE
-    crc = 0xFFFF
-    for shift in (48, 40, 32, 24, 16, 8, 0):
-        crc = (crc >> 8) ^ table[(crc ^ (value >> shift)) & 0xFF]
+    t = _TABLE
+    # seven bytes, most significant first, unrolled (once per token on the encoding path)
+    crc = 0xFF ^ t[(0xFFFF ^ (value >> 48)) & 0xFF]
+    crc = (crc >> 8) ^ t[(crc ^ (value >> 40)) & 0xFF]
+    crc = (crc >> 8) ^ t[(crc ^ (value >> 32)) & 0xFF]
+    crc = (crc >> 8) ^ t[(crc ^ (value >> 24)) & 0xFF]
+    crc = (crc >> 8) ^ t[(crc ^ (value >> 16)) & 0xFF]
+    crc = (crc >> 8) ^ t[(crc ^ (value >> 8)) & 0xFF]
+    crc = (crc >> 8) ^ t[(crc ^ value) & 0xFF]
     if currency:
-        crc = (crc >> 8) ^ table[(crc ^ 0x01) & 0xFF]
+        crc = (crc >> 8) ^ t[(crc ^ 0x01) & 0xFF]
     return crc
 
 

@@ -21,9 +21,8 @@ from .context import Actor, ServiceContext
 from .issuing import (
     Issue,
     TokenSpec,
-    check_replay,
-    find_request,
     issue_tokens,
+    replayed,
     request_hash,
     validate_request_id,
 )
@@ -122,13 +121,11 @@ def engineering_token(
     specs = _specs(kind, params, number)
     session = ctx.session
     try:
-        existing = find_request(session, actor.ref, rid)
-        if existing is not None:
-            return VendAnswer.from_vend(check_replay(existing, body_hash), replayed=True)
+        if (replay := replayed(session, actor, rid, body_hash)) is not None:
+            return replay
         meter = lock_meter(session, number)
-        existing = find_request(session, actor.ref, rid)
-        if existing is not None:
-            return VendAnswer.from_vend(check_replay(existing, body_hash), replayed=True)
+        if (replay := replayed(session, actor, rid, body_hash)) is not None:
+            return replay
         at = ctx.now()
         plan: KeyPlan | None
         if kind is EngineeringKind.METER_TEST:
@@ -154,9 +151,8 @@ def engineering_token(
         return answer
     except IntegrityError:
         session.rollback()
-        winner = find_request(session, actor.ref, rid)
-        if winner is None:
+        if (replay := replayed(session, actor, rid, body_hash)) is None:
             raise
-        return VendAnswer.from_vend(check_replay(winner, body_hash), replayed=True)
+        return replay
     finally:
         session.rollback()

@@ -25,7 +25,7 @@ from ..tariffs import BreakdownLine, fbe_due
 from . import audit
 from .answers import VendAnswer
 from .context import Actor, ServiceContext
-from .issuing import Issue, TokenSpec, check_replay, find_request, issue_tokens, request_hash
+from .issuing import Issue, TokenSpec, issue_tokens, replayed, request_hash
 from .keystate import lock_meter, plan_key, validate_meter_number
 
 CATEGORY_MAX = 32
@@ -59,9 +59,8 @@ def fbe_request(ctx: ServiceContext, *, meter_number: str, request_id: str,
     body_hash = request_hash({"op": "fbe", "meter_number": number})
     session = ctx.session
     try:
-        existing = find_request(session, actor.ref, rid)
-        if existing is not None:
-            return VendAnswer.from_vend(check_replay(existing, body_hash), replayed=True)
+        if (replay := replayed(session, actor, rid, body_hash)) is not None:
+            return replay
         meter = lock_meter(session, number)
         if meter.status is not MeterStatus.ACTIVE:
             raise BusinessRuleError("meter_blocked", f"meter {number} is blocked")
@@ -92,10 +91,9 @@ def fbe_request(ctx: ServiceContext, *, meter_number: str, request_id: str,
         return answer
     except IntegrityError:
         session.rollback()
-        winner = find_request(session, actor.ref, rid)
-        if winner is None:
+        if (replay := replayed(session, actor, rid, body_hash)) is None:
             raise
-        return VendAnswer.from_vend(check_replay(winner, body_hash), replayed=True)
+        return replay
     finally:
         session.rollback()
 

@@ -23,6 +23,7 @@ from ..errors import BusinessRuleError, ConflictError, InvalidInputError
 from ..models import Counter, IssuedToken, Meter, TokenType, Vend, VendKind
 from ..security_module import MeterKeyRef, SecurityModule
 from . import audit
+from .answers import VendAnswer
 from .context import Actor
 from .keystate import KeyPlan, apply_key_move
 
@@ -71,6 +72,21 @@ def find_request(session: Session, client_ref: str, request_id: str) -> Vend | N
     return session.scalars(
         select(Vend).where(Vend.client_ref == client_ref, Vend.request_id == request_id)
     ).first()
+
+
+def replayed(
+    session: Session, actor: Actor, request_id: str, body_hash: str
+) -> VendAnswer | None:
+    """The answer of an earlier request with this id (same body), or None if there is none.
+
+    Every issuing service asks this twice: before taking the meter lock (a cheap answer to a
+    retry) and under it (a duplicate may have committed while it waited), and once more when
+    its own insert lost the unique (client, request_id) race.
+    """
+    existing = find_request(session, actor.ref, request_id)
+    if existing is None:
+        return None
+    return VendAnswer.from_vend(check_replay(existing, body_hash), replayed=True)
 
 
 def check_replay(vend: Vend, body_hash: str) -> Vend:

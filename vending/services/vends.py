@@ -30,9 +30,9 @@ from .fbe import fbe_token_spec
 from .issuing import (
     Issue,
     TokenSpec,
-    check_replay,
     find_request,
     issue_tokens,
+    replayed,
     request_hash,
     validate_request_id,
 )
@@ -155,14 +155,12 @@ def vend(
     body_hash = request_hash({"op": "vend", "meter_number": number, "amount": str(canonical)})
     session = ctx.session
     try:
-        existing = find_request(session, actor.ref, rid)
-        if existing is not None:
-            return VendAnswer.from_vend(check_replay(existing, body_hash), replayed=True)
+        if (replay := replayed(session, actor, rid, body_hash)) is not None:
+            return replay
         meter = lock_meter(session, number)
         # A duplicate for this meter may have committed while we waited for the lock.
-        existing = find_request(session, actor.ref, rid)
-        if existing is not None:
-            return VendAnswer.from_vend(check_replay(existing, body_hash), replayed=True)
+        if (replay := replayed(session, actor, rid, body_hash)) is not None:
+            return replay
         if meter.status is not MeterStatus.ACTIVE:
             raise BusinessRuleError("meter_blocked", f"meter {number} is blocked")
         _check_limits(ctx, value)
@@ -193,10 +191,9 @@ def vend(
         return answer
     except IntegrityError:
         session.rollback()
-        winner = find_request(session, actor.ref, rid)
-        if winner is None:
+        if (replay := replayed(session, actor, rid, body_hash)) is None:
             raise
-        return VendAnswer.from_vend(check_replay(winner, body_hash), replayed=True)
+        return replay
     finally:
         session.rollback()  # no-op after a commit; undoes everything on any error
 

@@ -32,6 +32,9 @@ from vending_fixtures import (
     alembic_upgrade,
     make_config,
     master_keys_value,
+    migrated_postgres,
+    migrated_sqlite,
+    pg_admin_url,
     pg_create_database,
     pg_drop_database,
 )
@@ -41,13 +44,8 @@ from vending.database import make_engine
 from vending.security_module import MasterKeyring, SoftwareSecurityModule
 from vending.services import ServiceContext, VendingPolicy
 
-DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 T0 = datetime(2026, 3, 2, 9, 30, 15, tzinfo=UTC)
 BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
-
-
-def pg_admin_url() -> str:
-    return os.environ.get("TEST_POSTGRES_URL", DEFAULT_PG)
 
 
 @pytest.fixture(scope="session")
@@ -57,17 +55,12 @@ def master_keys() -> str:
 
 @pytest.fixture(scope="session")
 def api_postgres_url() -> Iterator[str]:
-    url = pg_create_database(pg_admin_url(), f"stsvend_api_{os.getpid()}")
-    alembic_upgrade(url)
-    yield url
-    pg_drop_database(pg_admin_url(), url)
+    yield from migrated_postgres("stsvend_api")
 
 
 @pytest.fixture(scope="session")
 def api_sqlite_url(tmp_path_factory: pytest.TempPathFactory) -> str:
-    url = f"sqlite:///{tmp_path_factory.mktemp('apidb') / 'stsvend.db'}"
-    alembic_upgrade(url)
-    return url
+    return migrated_sqlite(tmp_path_factory, "apidb")
 
 
 @pytest.fixture(scope="session", params=BACKENDS)

@@ -29,6 +29,7 @@ from pos_fixtures import (
     build_world,
     make_config,
     master_keys_value,
+    pg_admin_url,
 )
 from sqlalchemy import select
 from sqlalchemy.engine import make_url
@@ -38,7 +39,6 @@ from vending import create_app
 from vending.database import db
 from vending.models import User
 
-DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 T0 = datetime(2026, 3, 2, 9, 30, 15, tzinfo=UTC)
 
 
@@ -90,7 +90,7 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory,
 
 @pytest.fixture(scope="session")
 def postgres_template(master_keys: str) -> Iterator[tuple[str, str, PosWorld]]:
-    admin = os.environ.get("TEST_POSTGRES_URL", DEFAULT_PG)
+    admin = pg_admin_url()
     name = f"stsvend_pos_tpl_{os.getpid()}"
     _pg(admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)', f'CREATE DATABASE "{name}"')
     url = make_url(admin).set(database=name).render_as_string(hide_password=False)

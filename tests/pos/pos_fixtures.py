@@ -3,17 +3,13 @@ the tests): a migrated database, a world of keys, a tariff, meters and users, a 
 
 from __future__ import annotations
 
-import base64
 import io
 import secrets
+import sys
 from dataclasses import dataclass
-from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
-
-from alembic import command
-from alembic.config import Config as AlembicConfig
 
 import tokens
 from vending.services import (
@@ -26,6 +22,15 @@ from vending.services import (
 )
 
 REPO = Path(__file__).resolve().parents[2]
+# The database, clock and master-key helpers are the vending tests' own (re-exported here).
+sys.path.insert(0, str(REPO / "tests" / "vending"))
+from vending_fixtures import (  # noqa: E402, F401
+    FixedClock,
+    alembic_upgrade,
+    master_keys_value,
+    pg_admin_url,
+)
+
 ADMIN_ACTOR = Actor("cli", "pos-test")
 SGC = "654321"
 VK_04 = bytes.fromhex("0f1e2d3c4b5a69788796a5b4c3d2e1f001234567")
@@ -34,31 +39,6 @@ PASSWORDS = {"clerk": "clerk-pass-1", "clerk2": "clerk2-pass-1", "super": "super
              "admin": "admin-pass-1"}
 ROLES = {"clerk": "clerk", "clerk2": "clerk", "super": "supervisor", "admin": "admin"}
 CSV_HEADER = "meter_number,customer_name,address,account,sgc,ti,krn,kt,ea,dkga,base_date,tariff\n"
-
-
-class FixedClock:
-    """An injectable clock that moves only when told to (idle timeouts without sleeping)."""
-
-    def __init__(self, start: datetime) -> None:
-        self.at = start
-
-    def __call__(self) -> datetime:
-        return self.at
-
-    def advance(self, **kwargs: float) -> None:
-        self.at += timedelta(**kwargs)
-
-
-def master_keys_value() -> str:
-    return ",".join(f"{kid}:{base64.b64encode(secrets.token_bytes(32)).decode()}"
-                    for kid in ("pos2", "pos1"))
-
-
-def alembic_upgrade(url: str) -> None:
-    cfg = AlembicConfig(str(REPO / "alembic.ini"))
-    cfg.set_main_option("sqlalchemy.url", url)
-    cfg.attributes["configure_logger"] = False
-    command.upgrade(cfg, "head")
 
 
 def make_config(url: str, master_keys: str, **overrides: Any) -> type:

@@ -8,7 +8,6 @@ The PostgreSQL database is this directory's own (``stsvend_p_<pid>``), so runnin
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -25,11 +24,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "vending"))
 from pricing_world import PricingWorld
 from vending_fixtures import (
     FixedClock,
-    alembic_upgrade,
     make_config,
     master_keys_value,
-    pg_create_database,
-    pg_drop_database,
+    migrated_postgres,
+    migrated_sqlite,
 )
 
 from vending import create_app
@@ -37,24 +35,17 @@ from vending.database import make_engine
 from vending.security_module import MasterKeyring, SoftwareSecurityModule
 from vending.services import ServiceContext, VendingPolicy
 
-DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 T0 = datetime(2026, 3, 2, 9, 30, 15, tzinfo=UTC)
 
 
 @pytest.fixture(scope="session")
 def pricing_postgres_url() -> Iterator[str]:
-    admin = os.environ.get("TEST_POSTGRES_URL", DEFAULT_PG)
-    url = pg_create_database(admin, f"stsvend_p_{os.getpid()}")
-    alembic_upgrade(url)
-    yield url
-    pg_drop_database(admin, url)
+    yield from migrated_postgres("stsvend_p")
 
 
 @pytest.fixture(scope="session")
 def pricing_sqlite_url(tmp_path_factory: pytest.TempPathFactory) -> str:
-    url = f"sqlite:///{tmp_path_factory.mktemp('pricing-db') / 'stsvend.db'}"
-    alembic_upgrade(url)
-    return url
+    return migrated_sqlite(tmp_path_factory, "pricing-db")
 
 
 @pytest.fixture(scope="session", params=["sqlite", pytest.param("postgresql",

@@ -9,7 +9,6 @@ is a loud failure, never a skip.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,11 +21,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from vending_fixtures import (
     FixedClock,
     TestWorld,
-    alembic_upgrade,
     make_config,
     master_keys_value,
-    pg_create_database,
-    pg_drop_database,
+    migrated_postgres,
+    migrated_sqlite,
 )
 
 from vending import create_app
@@ -34,25 +32,18 @@ from vending.database import make_engine
 from vending.security_module import MasterKeyring, SoftwareSecurityModule
 from vending.services import ServiceContext, VendingPolicy
 
-DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 T0 = datetime(2026, 3, 2, 9, 30, 15, tzinfo=UTC)
 
 
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
     """A fresh, migrated PostgreSQL database for this test session."""
-    admin = os.environ.get("TEST_POSTGRES_URL", DEFAULT_PG)
-    url = pg_create_database(admin, f"stsvend_t_{os.getpid()}")
-    alembic_upgrade(url)
-    yield url
-    pg_drop_database(admin, url)
+    yield from migrated_postgres("stsvend_t")
 
 
 @pytest.fixture(scope="session")
 def sqlite_url(tmp_path_factory: pytest.TempPathFactory) -> str:
-    url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'stsvend.db'}"
-    alembic_upgrade(url)
-    return url
+    return migrated_sqlite(tmp_path_factory, "db")
 
 
 @pytest.fixture(scope="session", params=["sqlite", pytest.param("postgresql",

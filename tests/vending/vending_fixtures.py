@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import base64
 import io
+import os
 import secrets
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -29,6 +31,7 @@ from vending.services import (
 )
 
 REPO = Path(__file__).resolve().parents[2]
+DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 ADMIN = Actor("cli", "test-admin")
 CLERK = Actor("user", "clerk1")
 
@@ -91,6 +94,29 @@ def pg_drop_database(admin_url: str, url: str) -> None:
     name = make_url(url).database
     with psycopg.connect(_libpq(admin_url), autocommit=True, connect_timeout=5) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def pg_admin_url() -> str:
+    """The PostgreSQL server the tests create their databases through."""
+    return os.environ.get("TEST_POSTGRES_URL", DEFAULT_PG)
+
+
+def migrated_postgres(prefix: str) -> Iterator[str]:
+    """Body of a session fixture: a fresh migrated database ``<prefix>_<pid>``, dropped at the
+    end. Each test directory passes its own prefix so that one run of several directories never
+    drops another's database."""
+    admin = pg_admin_url()
+    url = pg_create_database(admin, f"{prefix}_{os.getpid()}")
+    alembic_upgrade(url)
+    yield url
+    pg_drop_database(admin, url)
+
+
+def migrated_sqlite(tmp_path_factory: pytest.TempPathFactory, folder: str) -> str:
+    """A migrated SQLite database file in a fresh temporary folder."""
+    url = f"sqlite:///{tmp_path_factory.mktemp(folder) / 'stsvend.db'}"
+    alembic_upgrade(url)
+    return url
 
 
 def make_config(url: str, master_keys: str, **overrides: Any) -> type:

@@ -67,6 +67,10 @@ class Config:
     # "kid:base64(32 bytes),kid2:..."; the first entry seals new keys, the others only unseal.
     STSVEND_MASTER_KEYS = _secret("STSVEND_MASTER_KEYS")
     DATABASE_URL = os.environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL
+    # Test each pooled connection with a round trip before use ("true"), or find a dead one
+    # on use (default): after a database restart the first request of each worker then fails
+    # with 503 database_unavailable, and a retry with the same request_id is safe.
+    DATABASE_PRE_PING = os.environ.get("DATABASE_PRE_PING", "false").lower() == "true"
     # "software" (the default) or "module.path:factory" for a hardware security module adapter.
     STSVEND_SECURITY_MODULE = os.environ.get("STSVEND_SECURITY_MODULE", "software")
     STSVEND_DEFAULT_TARIFF = os.environ.get("STSVEND_DEFAULT_TARIFF", "RES")

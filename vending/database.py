@@ -20,11 +20,15 @@ from sqlalchemy.orm import Session, sessionmaker
 READ_ONLY = "stsvend_read_only"
 
 
-def make_engine(url: str, **kwargs: Any) -> Engine:
-    """An engine for ``url`` with the SQLite adjustments above; ``kwargs`` go to SQLAlchemy."""
+def make_engine(url: str, *, pre_ping: bool = False, **kwargs: Any) -> Engine:
+    """An engine for ``url`` with the SQLite adjustments above; ``kwargs`` go to SQLAlchemy.
+
+    ``pre_ping`` (``DATABASE_PRE_PING``) tests each checked-out connection with a round trip;
+    without it (the default: one round trip less per request), a connection the server has
+    dropped fails its request once and SQLAlchemy then replaces the whole pool."""
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
-        kwargs.setdefault("pool_pre_ping", True)
+        kwargs.setdefault("pool_pre_ping", pre_ping)
         return create_engine(url, **kwargs)
     connect_args = dict(kwargs.pop("connect_args", {}))
     connect_args.setdefault("timeout", 30)
@@ -59,7 +63,8 @@ class Database:
     apps, as in tests, never share one), the session in the app context."""
 
     def init_app(self, app: Flask, engine: Engine | None = None) -> None:
-        engine = engine or make_engine(app.config["DATABASE_URL"])
+        engine = engine or make_engine(app.config["DATABASE_URL"],
+                                       pre_ping=bool(app.config.get("DATABASE_PRE_PING")))
         app.extensions["stsvend.engine"] = engine
         app.extensions["stsvend.sessionmaker"] = sessionmaker(bind=engine, expire_on_commit=False)
         app.teardown_appcontext(self._remove)

@@ -20,24 +20,24 @@ Nothing here commits: the calling service owns the unit of work.
 from __future__ import annotations
 
 import json
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import ROUND_DOWN, Decimal
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from . import tariffs as engine
 from .errors import BusinessRuleError, ConflictError, InvalidInputError
 from .models import (
     ChargeCollection,
-    Customer,
     Debt,
     DebtPayment,
     FbeIssue,
-    Meter,
     Tariff,
     Vend,
     VendKind,
@@ -46,7 +46,13 @@ from .models import (
 )
 from .tariffs.money import quantum
 
+if TYPE_CHECKING:
+    from .services.keystate import MeterState
+
 ZERO = Decimal(0)
+_T, _V, _VP = Tariff.__table__, Vend.__table__, VendPricing.__table__
+_CC, _DEBT, _DP, _FBE = (ChargeCollection.__table__, Debt.__table__, DebtPayment.__table__,
+                         FbeIssue.__table__)
 
 
 class TariffRejectedError(InvalidInputError):
@@ -73,7 +79,7 @@ def _parse_cached(canonical: str) -> engine.Tariff:
     return engine.parse_tariff(json.loads(canonical))
 
 
-def parse_row(row: Tariff) -> engine.Tariff:
+def parse_row(row: Any) -> engine.Tariff:
     """The engine's reading of a stored version (cached: documents are never edited)."""
     try:
         return _parse_cached(json.dumps(row.document, sort_keys=True, separators=(",", ":")))
@@ -85,32 +91,107 @@ def parse_row(row: Tariff) -> engine.Tariff:
                               f"longer valid: {exc}") from None
 
 
-def tariff_for(session: Session, code: str, at: datetime) -> engine.Tariff:
+class _VersionCache:
+    """Parsed tariff versions by (row id, created_at), per process. Stored documents are never
+    edited (an edit is a new version, a new row), so a row's parse never goes stale; the
+    creation instant in the key keeps a row id of another database (a test, a restore of
+    other data) from ever naming the wrong document. Bounded, least recently used first out."""
+
+    def __init__(self, size: int = 512) -> None:
+        self._items: OrderedDict[tuple[int, datetime], engine.Tariff] = OrderedDict()
+        self._size = size
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[int, datetime]) -> engine.Tariff | None:
+        with self._lock:
+            found = self._items.get(key)
+            if found is not None:
+                self._items.move_to_end(key)
+            return found
+
+    def put(self, key: tuple[int, datetime], tariff: engine.Tariff) -> None:
+        with self._lock:
+            self._items[key] = tariff
+            self._items.move_to_end(key)
+            while len(self._items) > self._size:
+                self._items.popitem(last=False)
+
+
+_VERSIONS = _VersionCache()
+_CANDIDATES = (select(_T.c.id, _T.c.created_at)
+               .where(_T.c.code == bindparam("code"), _T.c.effective_from <= bindparam("until"))
+               .order_by(_T.c.effective_from.desc()).limit(3))
+_DOCUMENTS = select(_T).where(_T.c.id.in_(bindparam("ids", expanding=True)))
+
+
+def tariff_for(session: Session, code: str, at: datetime, *,
+               generation: int | None = None) -> engine.Tariff:
     """The version of tariff ``code`` in force at ``at`` (``no_tariff`` if none).
 
     Only the few newest versions dated up to the day after ``at`` in UTC can be in force: a
-    local date is at most one day ahead of the UTC date, and dates of a code are unique."""
-    rows = session.scalars(
-        select(Tariff)
-        .where(Tariff.code == code, Tariff.effective_from <= (at + timedelta(days=1)).date())
-        .order_by(Tariff.effective_from.desc())
-        .limit(3)
-    ).all()
+    local date is at most one day ahead of the UTC date, and dates of a code are unique.
+
+    Which rows those are is read from the database, or, when the caller knows the tariff
+    ``generation`` (the highest tariff row id, read in the same transaction), remembered per
+    database connection: versions are only ever added, never edited or deleted, so while the
+    generation is unchanged so are the candidates (a version loaded a second ago raises the
+    generation and applies at once, in every worker). Documents are parsed once per process."""
+    connection = session.connection()
+    until: date = (at + timedelta(days=1)).date()
+    remembered: dict[tuple[str, date, int], list[tuple[int, datetime]]] = \
+        connection.info.setdefault("stsvend.tariff_candidates", {})
+    keys = remembered.get((code, until, generation)) if generation is not None else None
+    if keys is None:
+        keys = [(row.id, row.created_at)
+                for row in connection.execute(_CANDIDATES, {"code": code, "until": until})]
+        if generation is not None:
+            if len(remembered) > 256:
+                remembered.clear()
+            remembered[(code, until, generation)] = keys
+    versions = {key: _VERSIONS.get(key) for key in keys}
+    missing = [key[0] for key, version in versions.items() if version is None]
+    if missing:
+        for row in connection.execute(_DOCUMENTS, {"ids": missing}):
+            key = (row.id, row.created_at)
+            versions[key] = parse_row(row)
+            _VERSIONS.put(key, versions[key])  # type: ignore[arg-type]
     try:
-        return engine.select_version([parse_row(row) for row in rows], at)
+        return engine.select_version([versions[key] for key in keys], at)  # type: ignore[misc]
     except engine.TariffNotInForce:
         raise BusinessRuleError(
             "no_tariff", f"no version of tariff {code!r} is in force at {at.isoformat()}"
         ) from None
 
 
-def meter_tariff(session: Session, meter: Meter, at: datetime, *,
+def meter_tariff(session: Session, meter: MeterState, at: datetime, *,
                  default_tariff: str) -> engine.Tariff:
     """The tariff version that prices ``meter`` at ``at`` (its own code or the default)."""
-    return tariff_for(session, meter.tariff_code or default_tariff, at)
+    return tariff_for(session, meter.tariff_code or default_tariff, at,
+                      generation=meter.tariff_generation)
 
 
 # --------------------------------------------------------------------------- state
+
+
+_ENERGY_BOUGHT = (
+    select(func.sum(_VP.c.energy_kwh)).select_from(_VP.join(_V, _V.c.id == _VP.c.vend_id))
+    .where(_VP.c.meter_id == bindparam("meter_id"),
+           _VP.c.block_period_key == bindparam("period"), _V.c.status == VendStatus.ISSUED))
+_CARRIED = (
+    select(_V.c.remainder)
+    .where(_V.c.meter_id == bindparam("meter_id"), _V.c.kind == VendKind.CREDIT,
+           _V.c.status == VendStatus.ISSUED)
+    .order_by(_V.c.created_at.desc(), _V.c.id.desc()).limit(1))
+_OPEN_DEBTS = (select(_DEBT.c.id, _DEBT.c.balance)
+               .where(_DEBT.c.customer_id == bindparam("customer_id"), _DEBT.c.balance > ZERO)
+               .order_by(_DEBT.c.created_at, _DEBT.c.id))
+_OPEN_DEBTS_LOCKED = _OPEN_DEBTS.with_for_update()
+_FBE_ISSUED = (select(func.count()).select_from(_FBE)
+               .where(_FBE.c.meter_id == bindparam("meter_id"),
+                      _FBE.c.period_key == bindparam("period")))
+_COLLECTED = (select(_CC.c.collected_key)
+              .where(_CC.c.meter_id == bindparam("meter_id"),
+                     _CC.c.collected_key.in_(bindparam("keys", expanding=True))))
 
 
 def energy_bought(session: Session, meter_id: int, block_period_key: str | None) -> Decimal:
@@ -118,79 +199,66 @@ def energy_bought(session: Session, meter_id: int, block_period_key: str | None)
     tariff version priced them; reversed vends do not count, FBE never does."""
     if block_period_key is None:
         return ZERO
-    total = session.scalar(
-        select(func.sum(VendPricing.energy_kwh))
-        .join(Vend, Vend.id == VendPricing.vend_id)
-        .where(VendPricing.meter_id == meter_id,
-               VendPricing.block_period_key == block_period_key,
-               Vend.status == VendStatus.ISSUED)
-    )
+    total = session.connection().execute(
+        _ENERGY_BOUGHT, {"meter_id": meter_id, "period": block_period_key}).scalar()
     return ZERO if total is None else Decimal(total)
 
 
 def carried_credit(session: Session, meter_id: int) -> Decimal:
     """The remainder of the meter's latest issued credit vend: energy money smaller than
     0.1 kWh that the next vend spends first (what makes split purchases exact)."""
-    remainder = session.scalar(
-        select(Vend.remainder)
-        .where(Vend.meter_id == meter_id, Vend.kind == VendKind.CREDIT,
-               Vend.status == VendStatus.ISSUED)
-        .order_by(Vend.created_at.desc(), Vend.id.desc())
-        .limit(1)
-    )
+    remainder = session.connection().execute(_CARRIED, {"meter_id": meter_id}).scalar()
     return ZERO if remainder is None else remainder
 
 
-def open_debts(session: Session, customer_id: int, *, lock: bool) -> list[Debt]:
-    """The customer's debts with a balance, oldest first; ``lock`` holds them ``FOR UPDATE``
-    so two meters of one customer vending at once cannot both pay the same balance."""
-    stmt = (select(Debt).where(Debt.customer_id == customer_id, Debt.balance > ZERO)
-            .order_by(Debt.created_at, Debt.id))
-    if lock:
-        stmt = stmt.with_for_update()
-    return list(session.scalars(stmt))
+def open_debts(session: Session, customer_id: int, *, lock: bool) -> list[tuple[int, Decimal]]:
+    """The customer's debts with a balance as (id, balance), oldest first; ``lock`` holds
+    them ``FOR UPDATE`` so two meters of one customer vending at once cannot both pay the
+    same balance."""
+    rows = session.connection().execute(_OPEN_DEBTS_LOCKED if lock else _OPEN_DEBTS,
+                                        {"customer_id": customer_id})
+    return [(row.id, row.balance) for row in rows]
 
 
 def fbe_issued(session: Session, meter_id: int, period_key: str | None) -> bool:
     if period_key is None:
         return False
-    return session.scalar(
-        select(func.count()).select_from(FbeIssue)
-        .where(FbeIssue.meter_id == meter_id, FbeIssue.period_key == period_key)
-    ) != 0
+    return session.connection().execute(
+        _FBE_ISSUED, {"meter_id": meter_id, "period": period_key}).scalar() != 0
 
 
-def fbe_eligible(tariff: engine.Tariff, customer: Customer) -> bool:
-    return tariff.free_basic is not None and customer.category == tariff.free_basic.eligible
+def fbe_eligible(tariff: engine.Tariff, category: str | None) -> bool:
+    """Whether a customer of ``category`` receives the tariff's free basic electricity."""
+    return tariff.free_basic is not None and category == tariff.free_basic.eligible
 
 
-def purchase_state(session: Session, meter: Meter, tariff: engine.Tariff, at: datetime, *,
-                   lock: bool) -> engine.PurchaseState:
+def purchase_state(session: Session, meter: MeterState, tariff: engine.Tariff, at: datetime,
+                   *, lock: bool) -> engine.PurchaseState:
     """The engine's view of this meter's period at ``at``. The caller holds the meter's row
-    lock for a real vend (``lock=True`` also locks the debts); a trial reads without locks."""
-    keys = {tariff.charge_period_key(charge.name, at) for charge in tariff.fixed_charges}
-    keys.discard(None)
+    lock for a real vend (``lock=True`` also locks the debts); a trial reads without locks.
+    Only what the tariff uses is read: a flat tariff costs one query (the carry)."""
+    keys = sorted(key for charge in tariff.fixed_charges
+                  if (key := tariff.charge_period_key(charge.name, at)))
     collected: frozenset[str] = frozenset()
     if keys:
-        collected = frozenset(session.scalars(
-            select(ChargeCollection.collected_key)
-            .where(ChargeCollection.meter_id == meter.id,
-                   ChargeCollection.collected_key.in_(sorted(k for k in keys if k)))
-        ))
+        collected = frozenset(session.connection().execute(
+            _COLLECTED, {"meter_id": meter.id, "keys": keys}).scalars())
     debts: tuple[engine.Debt, ...] = ()
     if tariff.debt_recovery is not None:
         # Stored money has 5 places; the engine wants the currency's (a balance never has
         # more, as debts are entered and paid in whole minor units).
         step = quantum(tariff.minor_unit)
-        debts = tuple(engine.Debt(str(d.id), d.balance.quantize(step, rounding=ROUND_DOWN))
-                      for d in open_debts(session, meter.customer_id, lock=lock))
+        debts = tuple(engine.Debt(str(debt_id), balance.quantize(step, rounding=ROUND_DOWN))
+                      for debt_id, balance in open_debts(session, meter.customer_id,
+                                                         lock=lock))
+    eligible = fbe_eligible(tariff, meter.category)
     return engine.PurchaseState(
         at=at,
         energy_bought_kwh=energy_bought(session, meter.id, tariff.block_period_key(at)),
         charges_collected=collected,
         debts=debts,
-        fbe_eligible=fbe_eligible(tariff, meter.customer),
-        fbe_issued=fbe_issued(session, meter.id, tariff.fbe_period_key(at)),
+        fbe_eligible=eligible,
+        fbe_issued=eligible and fbe_issued(session, meter.id, tariff.fbe_period_key(at)),
         carried_credit=carried_credit(session, meter.id),
     )
 
@@ -240,7 +308,7 @@ class PricedVend:
         return {"pricing": self.quote.to_json()}
 
 
-def price_vend(session: Session, meter: Meter, amount: Decimal, at: datetime, *,
+def price_vend(session: Session, meter: MeterState, amount: Decimal, at: datetime, *,
                default_tariff: str, lock: bool) -> PricedVend:
     """Price ``amount`` for ``meter`` at ``at``: the version in force, the meter's period so
     far, then the engine. The tariff's refusals become 422 errors with the engine's code."""
@@ -255,7 +323,7 @@ def price_vend(session: Session, meter: Meter, amount: Decimal, at: datetime, *,
     return PricedVend(tariff=tariff, state=state, quote=quote)
 
 
-def vend_limits(session: Session, meter: Meter, at: datetime, *, default_tariff: str,
+def vend_limits(session: Session, meter: MeterState, at: datetime, *, default_tariff: str,
                 low: Decimal, high: Decimal) -> tuple[Decimal, Decimal]:
     """The tighter of the deployment's limits ``low``..``high`` and the tariff's
     ``vend_limits`` (the policy's alone when no tariff is in force)."""
@@ -275,15 +343,16 @@ def vend_limits(session: Session, meter: Meter, at: datetime, *, default_tariff:
 # --------------------------------------------------------------------------- recording
 
 
+_PAY_DEBT = (update(_DEBT)
+             .where(_DEBT.c.id == bindparam("debt_id"), _DEBT.c.balance >= bindparam("amount"))
+             .values(balance=_DEBT.c.balance - bindparam("amount")))
+
+
 def pay_debt(session: Session, debt_id: int, amount: Decimal) -> None:
     """Take ``amount`` off a debt with one guarded ``UPDATE`` (never read-modify-write): if the
     balance no longer covers it, another vend paid it meanwhile and this one must not."""
-    done = session.execute(
-        update(Debt).where(Debt.id == debt_id, Debt.balance >= amount)
-        .values(balance=Debt.balance - amount)
-        .execution_options(synchronize_session="fetch")
-    )
-    if done.rowcount != 1:  # type: ignore[attr-defined]
+    done = session.connection().execute(_PAY_DEBT, {"debt_id": debt_id, "amount": amount})
+    if done.rowcount != 1:
         raise ConflictError("debt_changed", f"debt {debt_id} changed during the vend; retry")
 
 
@@ -294,33 +363,39 @@ def give_back_debt(session: Session, debt_id: int, amount: Decimal) -> None:
     )
 
 
-def record_vend(session: Session, vend_row: Vend, priced: PricedVend) -> None:
+_INSERT_PRICING, _INSERT_COLLECTION, _INSERT_PAYMENT, _INSERT_FBE = (
+    insert(_VP), insert(_CC), insert(_DP), insert(_FBE))
+
+
+def record_vend(session: Session, vend_id: int, meter_id: int, priced: PricedVend) -> None:
     """Remember what the engine says must be remembered, in the vend's unit of work: the
     block counter and carry, the charges collected (unique per meter and period), the debt
     payments (balances reduced) and the FBE issue (unique per meter and period)."""
     quote = priced.quote
-    session.add(VendPricing(
-        vend_id=vend_row.id, meter_id=vend_row.meter_id, tariff_code=quote.tariff_code,
-        tariff_version=quote.tariff_version, block_period_key=quote.block_period_key,
-        energy_kwh=quote.units_kwh, carried_in=quote.carried_in, remainder=quote.remainder,
-        amount=quote.amount, total=quote.total, tax=quote.tax, fbe_kwh=quote.fbe_kwh,
-    ))
-    for charge in quote.charges:
-        if charge.collected_key is not None:
-            session.add(ChargeCollection(meter_id=vend_row.meter_id,
-                                         collected_key=charge.collected_key,
-                                         vend_id=vend_row.id, amount=charge.amount))
+    connection = session.connection()
+    connection.execute(_INSERT_PRICING, {
+        "vend_id": vend_id, "meter_id": meter_id, "tariff_code": quote.tariff_code,
+        "tariff_version": quote.tariff_version, "block_period_key": quote.block_period_key,
+        "energy_kwh": quote.units_kwh, "carried_in": quote.carried_in,
+        "remainder": quote.remainder, "amount": quote.amount, "total": quote.total,
+        "tax": quote.tax, "fbe_kwh": quote.fbe_kwh})
+    collections = [{"meter_id": meter_id, "collected_key": charge.collected_key,
+                    "vend_id": vend_id, "amount": charge.amount}
+                   for charge in quote.charges if charge.collected_key is not None]
+    if collections:
+        connection.execute(_INSERT_COLLECTION, collections)
     for debt_id, amount in quote.debt_payments:
         pay_debt(session, int(debt_id), amount)
-        session.add(DebtPayment(vend_id=vend_row.id, debt_id=int(debt_id), amount=amount))
+        connection.execute(_INSERT_PAYMENT, {"vend_id": vend_id, "debt_id": int(debt_id),
+                                             "amount": amount})
     if quote.fbe_kwh > 0 and quote.fbe_period_key is not None:
-        record_fbe(session, vend_row, quote.fbe_period_key, quote.fbe_kwh)
-    session.flush()
+        record_fbe(session, vend_id, meter_id, quote.fbe_period_key, quote.fbe_kwh)
 
 
-def record_fbe(session: Session, vend_row: Vend, period_key: str, kwh: Decimal) -> None:
-    session.add(FbeIssue(meter_id=vend_row.meter_id, period_key=period_key,
-                         vend_id=vend_row.id, kwh=kwh))
+def record_fbe(session: Session, vend_id: int, meter_id: int, period_key: str,
+               kwh: Decimal) -> None:
+    session.connection().execute(_INSERT_FBE, {"meter_id": meter_id, "period_key": period_key,
+                                               "vend_id": vend_id, "kwh": kwh})
 
 
 def undo_vend(session: Session, vend_row: Vend) -> dict[str, Any]:

@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
-from sqlalchemy import case, select, update
+from sqlalchemy import bindparam, case, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -32,6 +32,7 @@ from ..errors import (
 )
 from ..models import ApiClient, Vend
 from . import audit
+from .answers import VendAnswer
 from .context import Actor, ServiceContext
 
 KEY_PATTERN = re.compile(r"sv_([0-9a-f]{8})_([A-Za-z0-9_-]{43})")
@@ -229,6 +230,19 @@ def add_vendor_credit(ctx: ServiceContext, name: str, amount: object, *,
         session.rollback()
 
 
+_AC = ApiClient.__table__
+_CLIENT_BY_PREFIX = select(
+    _AC.c.id, _AC.c.name, _AC.c.key_hash, _AC.c.scopes, _AC.c.enabled,
+    _AC.c.vendor_credit.is_not(None).label("has_float"),
+    _AC.c.rate_per_s.is_not(None).label("limited"),
+).where(_AC.c.key_prefix == bindparam("prefix"))
+_DEBIT = (update(_AC)
+          .where(_AC.c.id == bindparam("client_id"),
+                 _AC.c.vendor_credit.is_(None) | (_AC.c.vendor_credit >= bindparam("amount")))
+          .values(vendor_credit=_AC.c.vendor_credit - bindparam("amount"))
+          .returning(_AC.c.id))
+
+
 def authorize(ctx: ServiceContext, api_key: str | None, scope: Scope | None) -> ClientIdentity:
     """Authenticate ``api_key``, check ``scope`` (None: any authenticated client) and take one
     token from the client's bucket.
@@ -249,11 +263,8 @@ def authorize(ctx: ServiceContext, api_key: str | None, scope: Scope | None) -> 
     done = False
     try:
         # Plain columns, not an ORM entity: this runs on every request.
-        client = session.execute(
-            select(ApiClient.id, ApiClient.name, ApiClient.key_hash, ApiClient.scopes,
-                   ApiClient.enabled, ApiClient.vendor_credit.is_not(None).label("has_float"),
-                   ApiClient.rate_per_s.is_not(None).label("limited"))
-            .where(ApiClient.key_prefix == match.group(1))).first()
+        client = session.connection().execute(_CLIENT_BY_PREFIX,
+                                              {"prefix": match.group(1)}).first()
         # Compare hashes in constant time; an unknown prefix still pays for one comparison.
         stored = client.key_hash if client is not None else "0" * 64
         if not hmac.compare_digest(stored, hash_key(api_key)) or client is None:
@@ -310,7 +321,9 @@ def client_status(ctx: ServiceContext, client_id: int) -> ClientStatus:
         ctx.session.rollback()
 
 
-def debit_vendor_credit(client: ClientIdentity) -> Callable[[Session, Vend], None] | None:
+def debit_vendor_credit(
+    client: ClientIdentity,
+) -> Callable[[Session, VendAnswer], None] | None:
     """The ``on_issue`` hook of a vend: debit the vend's amount from the client's float with
     one guarded ``UPDATE`` (no read-modify-write); refuse when the float would go negative.
     A client without a float gets no hook: its row is neither written nor locked."""
@@ -318,15 +331,10 @@ def debit_vendor_credit(client: ClientIdentity) -> Callable[[Session, Vend], Non
         return None
     client_id = client.id
 
-    def hook(session: Session, vend_row: Vend) -> None:
-        amount = vend_row.amount
-        done = session.execute(
-            update(ApiClient)
-            .where(ApiClient.id == client_id,
-                   (ApiClient.vendor_credit.is_(None)) | (ApiClient.vendor_credit >= amount))
-            .values(vendor_credit=ApiClient.vendor_credit - amount)
-            .returning(ApiClient.id).execution_options(synchronize_session=False)
-        ).first()
+    def hook(session: Session, answer: VendAnswer) -> None:
+        amount = answer.amount
+        done = session.connection().execute(
+            _DEBIT, {"client_id": client_id, "amount": amount}).first()
         if done is None:
             raise BusinessRuleError("vendor_credit_exhausted",
                                     f"insufficient vendor credit for a vend of {amount:f}")

@@ -26,7 +26,7 @@ from .issuing import (
     request_hash,
     validate_request_id,
 )
-from .keystate import KeyPlan, lock_meter, plan_key, validate_meter_number
+from .keystate import KeyPlan, lock_meter_state, plan_key, validate_meter_number
 
 
 class EngineeringKind(enum.StrEnum):
@@ -121,9 +121,8 @@ def engineering_token(
     specs = _specs(kind, params, number)
     session = ctx.session
     try:
-        if (replay := replayed(session, actor, rid, body_hash)) is not None:
-            return replay
-        meter = lock_meter(session, number)
+        meter = lock_meter_state(session, number)
+        # Under the lock: a duplicate for this meter that committed while we waited is seen.
         if (replay := replayed(session, actor, rid, body_hash)) is not None:
             return replay
         at = ctx.now()
@@ -132,21 +131,20 @@ def engineering_token(
             plan = None  # Class 1: no key, no TID, no key change
         elif kind is EngineeringKind.KEY_CHANGE:
             to_krn = _int_param(params, "to_krn", 1, 15,
-                                default=meter.supply_group.current_krn or meter.krn)
+                                default=meter.current_krn or meter.krn)
             to_ti = _int_param(params, "to_ti", 0, 99, default=meter.ti)
             plan = plan_key(session, meter, at, to_krn=to_krn, to_ti=to_ti)
             if not plan.due:
                 raise BusinessRuleError("same_key", "the meter is already on that key")
         else:
             plan = plan_key(session, meter, at)
-        vend_row = issue_tokens(
+        answer = issue_tokens(
             session, ctx.security, meter, plan, specs,
             Issue(kind=VendKind.KEY_CHANGE if kind is EngineeringKind.KEY_CHANGE
                   else VendKind.ENGINEERING, actor=actor, request_id=rid,
                   request_hash=body_hash, details={"engineering": kind.value, "params": params}),
             at,
         )
-        answer = VendAnswer.from_vend(vend_row)
         session.commit()
         return answer
     except IntegrityError:

@@ -26,7 +26,7 @@ from . import audit
 from .answers import VendAnswer
 from .context import Actor, ServiceContext
 from .issuing import Issue, TokenSpec, issue_tokens, replayed, request_hash
-from .keystate import lock_meter, plan_key, validate_meter_number
+from .keystate import lock_meter_state, plan_key, validate_meter_number
 
 CATEGORY_MAX = 32
 
@@ -59,9 +59,9 @@ def fbe_request(ctx: ServiceContext, *, meter_number: str, request_id: str,
     body_hash = request_hash({"op": "fbe", "meter_number": number})
     session = ctx.session
     try:
+        meter = lock_meter_state(session, number)
         if (replay := replayed(session, actor, rid, body_hash)) is not None:
             return replay
-        meter = lock_meter(session, number)
         if meter.status is not MeterStatus.ACTIVE:
             raise BusinessRuleError("meter_blocked", f"meter {number} is blocked")
         at = ctx.now()
@@ -76,7 +76,7 @@ def fbe_request(ctx: ServiceContext, *, meter_number: str, request_id: str,
         plan = plan_key(session, meter, at)
         line = BreakdownLine("fbe", "Free basic electricity", Decimal(0), kwh=kwh
                              ).to_json(tariff.minor_unit)
-        vend_row = issue_tokens(
+        answer = issue_tokens(
             session, ctx.security, meter, plan, [fbe_token_spec(kwh)],
             Issue(kind=VendKind.FBE, actor=actor, request_id=rid, request_hash=body_hash,
                   amount=Decimal(0), tariff_code=tariff.code, tariff_version=tariff.version,
@@ -84,9 +84,8 @@ def fbe_request(ctx: ServiceContext, *, meter_number: str, request_id: str,
                                                      "period": period}}),
             at,
         )
-        pricing.record_fbe(session, vend_row, period, kwh)
-        session.flush()
-        answer = VendAnswer.from_vend(vend_row)
+        assert answer.vend_id is not None
+        pricing.record_fbe(session, answer.vend_id, meter.id, period, kwh)
         session.commit()
         return answer
     except IntegrityError:

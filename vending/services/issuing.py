@@ -14,43 +14,46 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select, text, update
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
 import tokens
 
 from ..errors import BusinessRuleError, ConflictError, InvalidInputError
-from ..models import Counter, IssuedToken, Meter, TokenType, Vend, VendKind
+from ..models import Counter, IssuedToken, Meter, TokenType, Vend, VendKind, VendStatus
 from ..security_module import MeterKeyRef, SecurityModule
 from . import audit
-from .answers import VendAnswer
+from .answers import TokenLine, VendAnswer
 from .context import Actor
-from .keystate import KeyPlan, apply_key_move
+from .keystate import KeyPlan, MeterState, key_move
 
 RECEIPT_COUNTER = "receipt_no"
+
+
+_COUNTERS = Counter.__table__
+_BUMP_COUNTER = (update(_COUNTERS).where(_COUNTERS.c.name == bindparam("counter"))
+                 .values(value=_COUNTERS.c.value + 1).returning(_COUNTERS.c.value))
+_NEXTVAL = select(func.nextval("receipt_no_seq"))
 
 
 def next_receipt_no(session: Session) -> int:
     """The next receipt number: a PostgreSQL sequence, or on SQLite a counter row bumped with
     one ``UPDATE ... RETURNING`` in the caller's transaction (held under its write lock)."""
-    if session.get_bind().dialect.name == "postgresql":
-        return int(session.execute(text("SELECT nextval('receipt_no_seq')")).scalar_one())
-    value = session.execute(
-        update(Counter).where(Counter.name == RECEIPT_COUNTER)
-        .values(value=Counter.value + 1).returning(Counter.value)
-    ).scalar_one_or_none()
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        return int(connection.execute(_NEXTVAL).scalar_one())
+    value = connection.execute(_BUMP_COUNTER, {"counter": RECEIPT_COUNTER}).scalar_one_or_none()
     if value is None:
         raise RuntimeError("receipt counter row is missing; run the migrations")
     return int(value)
 
 
-def allocate_tid(meter: Meter, at: datetime) -> int:
-    """``max(now_TID, last_TID + 1)`` on the meter's (locked) row (SPEC §4.4)."""
-    now_tid = tokens.tid_from_datetime(at, meter.base_date)
-    tid = max(now_tid, meter.last_tid + 1)
+def allocate_tid(base_date: int, last_tid: int, at: datetime) -> int:
+    """``max(now_TID, last_TID + 1)`` for a meter's key on ``base_date`` whose (locked) row
+    says ``last_tid`` (SPEC §4.4)."""
+    tid = max(tokens.tid_from_datetime(at, base_date), last_tid + 1)
     if tid > 0xFFFFFF:
         raise BusinessRuleError("tid_exhausted", "no TID is left on this key's base date")
-    meter.last_tid = tid
     return tid
 
 
@@ -68,6 +71,11 @@ def validate_request_id(value: object) -> str:
     return text
 
 
+_V = Vend.__table__
+_REQUEST = select(_V.c.id, _V.c.request_hash).where(
+    _V.c.client_ref == bindparam("client_ref"), _V.c.request_id == bindparam("request_id"))
+
+
 def find_request(session: Session, client_ref: str, request_id: str) -> Vend | None:
     return session.scalars(
         select(Vend).where(Vend.client_ref == client_ref, Vend.request_id == request_id)
@@ -83,9 +91,13 @@ def replayed(
     retry) and under it (a duplicate may have committed while it waited), and once more when
     its own insert lost the unique (client, request_id) race.
     """
-    existing = find_request(session, actor.ref, request_id)
-    if existing is None:
+    # A plain lookup first: on the hot path of a new vend there is nothing to load.
+    found = session.connection().execute(
+        _REQUEST, {"client_ref": actor.ref, "request_id": request_id}).first()
+    if found is None:
         return None
+    existing = session.get(Vend, found.id)
+    assert existing is not None
     return VendAnswer.from_vend(check_replay(existing, body_hash), replayed=True)
 
 
@@ -125,57 +137,105 @@ class Issue:
     details: dict[str, Any] | None = None
 
 
+_VENDS, _TOKENS, _METERS = Vend.__table__, IssuedToken.__table__, Meter.__table__
+_INSERT_VEND = insert(_VENDS)
+_INSERT_VEND_PG = insert(_VENDS).values(receipt_no=func.nextval("receipt_no_seq")).returning(
+    _VENDS.c.id, _VENDS.c.receipt_no)
+_INSERT_TOKEN = insert(_TOKENS)
+_ZERO_KWH = Decimal(0)
+
+
+def _insert_vend(session: Session, values: dict[str, Any]) -> tuple[int, int]:
+    """Insert the vend row; returns (id, receipt_no). On PostgreSQL the receipt number is
+    drawn from its sequence inside the same ``INSERT ... RETURNING`` (one round trip)."""
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        row = connection.execute(_INSERT_VEND_PG, values).one()
+        return int(row.id), int(row.receipt_no)
+    receipt_no = next_receipt_no(session)
+    vend_id = connection.execute(_INSERT_VEND.values(receipt_no=receipt_no),
+                                 values).inserted_primary_key[0]
+    return int(vend_id), receipt_no
+
+
 def issue_tokens(
     session: Session,
     security: SecurityModule,
-    meter: Meter,
+    meter: MeterState,
     plan: KeyPlan | None,
     specs: Sequence[TokenSpec],
     issue: Issue,
     at: datetime,
-) -> Vend:
-    """Issue the key-change set of ``plan`` (if any) and then ``specs``; record it all.
+) -> VendAnswer:
+    """Issue the key-change set of ``plan`` (if any) and then ``specs``; record it all with
+    explicit statements: one ``UPDATE`` of the meter row, one ``INSERT`` each for the vend,
+    its tokens and the audit entries. Returns the answer of the new vend.
 
     ``plan`` is None only for tokens that need no key (Class 1 tests)."""
-    rows: list[IssuedToken] = []
-    before = meter.key_state()
+    lines: list[TokenLine] = []
+    stored_units: list[Decimal | None] = []  # None: the token carries no credit
+    moves = key_move(meter, plan) if plan is not None else {}
+    # The key the tokens are made under, and the meter's key data once they are entered.
+    krn = int(moves.get("krn", meter.krn))
+    base_date = int(moves.get("base_date", meter.base_date))
+    last_tid = int(moves.get("last_tid", meter.last_tid))
     if plan is not None and plan.target is not None:
         kcts = security.key_change_tokens(plan.current, plan.target, ken=255, ro=plan.rollover)
-        rows += [IssuedToken(meter_id=meter.id, type=TokenType.KEY_CHANGE, token=t, tid=None,
-                             units_kwh=None, krn=meter.krn, base_date=meter.base_date)
-                 for t in kcts]
-        apply_key_move(meter, plan)
+        lines += [TokenLine(type=TokenType.KEY_CHANGE.value, token=t, units_kwh=_ZERO_KWH,
+                            tid=None) for t in kcts]
+        stored_units += [None] * len(kcts)
     units_total = 0
     for spec in specs:
-        tid = allocate_tid(meter, at) if spec.needs_tid else None
+        tid = None
+        if spec.needs_tid:
+            tid = allocate_tid(base_date, last_tid, at)
+            last_tid = tid
         digits = spec.build(security, plan.active if plan else None, tid)
         units_kwh = None if spec.units is None else tokens.quantity_from_units(spec.units)
         units_total += spec.units or 0
-        rows.append(IssuedToken(meter_id=meter.id, type=spec.type, token=digits, tid=tid,
-                                units_kwh=units_kwh, krn=meter.krn, base_date=meter.base_date))
-    vend = Vend(
-        kind=issue.kind, meter_id=meter.id, meter=meter, receipt_no=next_receipt_no(session),
-        client_ref=issue.actor.ref, request_id=issue.request_id,
-        request_hash=issue.request_hash, actor=issue.actor.ref, amount=issue.amount,
-        units_kwh=tokens.quantity_from_units(units_total), tariff_code=issue.tariff_code,
-        tariff_version=issue.tariff_version, breakdown=list(issue.breakdown),
-        remainder=issue.remainder, details=dict(issue.details or {}), created_at=at,
-    )
-    session.add(vend)
-    for position, row in enumerate(rows):
-        row.position = position
-        row.vend = vend
-        session.add(row)
-    session.flush()
-    if plan is not None and plan.target is not None:
+        stored_units.append(units_kwh)
+        lines.append(TokenLine(type=spec.type.value, token=digits,
+                               units_kwh=units_kwh or _ZERO_KWH, tid=tid))
+    if last_tid != meter.last_tid or moves:
+        session.connection().execute(
+            update(_METERS).where(_METERS.c.id == meter.id),
+            {**moves, "last_tid": last_tid})
+    units = tokens.quantity_from_units(units_total)
+    breakdown = list(issue.breakdown)
+    details = dict(issue.details or {})
+    vend_id, receipt_no = _insert_vend(session, {
+        "kind": issue.kind, "status": VendStatus.ISSUED, "meter_id": meter.id,
+        "client_ref": issue.actor.ref, "request_id": issue.request_id,
+        "request_hash": issue.request_hash, "actor": issue.actor.ref, "amount": issue.amount,
+        "units_kwh": units, "tariff_code": issue.tariff_code,
+        "tariff_version": issue.tariff_version, "breakdown": breakdown,
+        "remainder": issue.remainder, "details": details, "created_at": at,
+    })
+    if lines:
+        session.connection().execute(_INSERT_TOKEN, [
+            {"vend_id": vend_id, "position": position, "meter_id": meter.id,
+             "type": TokenType(line.type), "token": line.token,
+             "units_kwh": stored_units[position], "tid": line.tid,
+             # key-change tokens are made under the old key, the others under the new one
+             "krn": meter.krn if line.type == "key_change" else krn,
+             "base_date": meter.base_date if line.type == "key_change" else base_date}
+            for position, line in enumerate(lines)])
+    if moves:
+        after = {**meter.key_state(), **moves, "last_tid": last_tid}
         audit.record(session, issue.actor, "meter.key_changed", "meter", meter.meter_number,
-                     before=before,
-                     after=meter.key_state() | {"reasons": list(plan.reasons),
-                                                "vend_id": vend.id})
-    audit.record(session, issue.actor, f"vend.{issue.kind.value}", "vend", vend.id,
-                 after={"receipt_no": vend.receipt_no, "meter_number": meter.meter_number,
-                        "amount": str(vend.amount), "units_kwh": str(vend.units_kwh),
-                        "tokens": [r.type.value for r in rows],
-                        "tids": [r.tid for r in rows if r.tid is not None]})
-    session.flush()
-    return vend
+                     before=meter.key_state(),
+                     after=after | {"reasons": list(plan.reasons) if plan else [],
+                                    "vend_id": vend_id})
+    audit.record(session, issue.actor, f"vend.{issue.kind.value}", "vend", vend_id,
+                 after={"receipt_no": receipt_no, "meter_number": meter.meter_number,
+                        "amount": str(issue.amount), "units_kwh": str(units),
+                        "tokens": [line.type for line in lines],
+                        "tids": [line.tid for line in lines if line.tid is not None]})
+    return VendAnswer(
+        vend_id=vend_id, receipt_no=receipt_no, kind=issue.kind.value,
+        meter_number=meter.meter_number, amount=issue.amount, units_kwh=units,
+        status=VendStatus.ISSUED.value, created_at=at, tokens=tuple(lines),
+        breakdown=tuple(breakdown), tariff_code=issue.tariff_code,
+        tariff_version=issue.tariff_version, remainder=issue.remainder,
+        key_change=any(line.type == "key_change" for line in lines), details=details,
+    )

@@ -16,15 +16,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Row, and_, bindparam, func, select
 from sqlalchemy.orm import Session
 
 import tokens
 from tokens import BaseDate, Dkga, EncryptionAlgorithm, KeyType
 
 from ..errors import InvalidInputError, KeyChangeImpossibleError, NotFoundError
-from ..models import Meter, VendingKey
+from ..models import Customer, Meter, MeterStatus, SupplyGroup, Tariff, Vend, VendingKey
 from ..security_module import MeterKeyRef, SealedKey, VendingKeyRef
 
 
@@ -43,8 +44,137 @@ def vending_key_row(session: Session, supply_group_id: int, krn: int) -> Vending
     ).first()
 
 
-def meter_key_ref(meter: Meter, key: VendingKey, *, ti: int | None = None) -> MeterKeyRef:
-    return MeterKeyRef(vending_key=vending_key_ref(key), pan=meter.pan, kt=KeyType(meter.kt),
+_M, _SG, _C, _VK = (Meter.__table__, SupplyGroup.__table__, Customer.__table__,
+                    VendingKey.__table__)
+_REPLAY = Vend.__table__.alias("replay")
+_TARIFF_GENERATION = select(func.max(Tariff.__table__.c.id)).scalar_subquery()
+_KEY_COLUMNS = (_VK.c.krn, _VK.c.dkga, _VK.c.base_date, _VK.c.ea, _VK.c.kid, _VK.c.nonce,
+                _VK.c.ciphertext)
+
+
+@dataclass(frozen=True, slots=True)
+class MeterState:
+    """A meter as the issuing services need it: its row (the key state and last TID), its
+    supply group's code and current KRN, the customer's identity and tariff category, and
+    a reference to the vending key it is on (None when that key is not loaded).
+
+    Read with one statement (:func:`lock_meter_state`), plain values rather than ORM
+    entities: a vend is the hot path, and loading, lazy-loading and flushing entities cost
+    several times the SQL itself. Writes go through :mod:`.issuing` as explicit ``UPDATE``s."""
+
+    id: int
+    meter_number: str
+    pan: str
+    customer_id: int
+    supply_group_id: int
+    ti: int
+    krn: int
+    kt: int
+    ea: str
+    dkga: str
+    base_date: int
+    ken: int
+    status: MeterStatus
+    tariff_code: str | None
+    last_tid: int
+    sgc: str
+    current_krn: int | None
+    customer_name: str
+    address: str
+    account: str
+    category: str | None
+    key: VendingKeyRef | None
+    # The vend already made under the caller's (client, request_id), if any (a retry).
+    replay_id: int | None = None
+    # Highest tariff row id: tariff versions are only ever added, so while it is unchanged
+    # the candidate versions of a code are too (see vending.pricing.tariff_for).
+    tariff_generation: int | None = None
+
+    def key_state(self) -> dict[str, object]:
+        """The key data (no key material) as plain values, for audit before/after records."""
+        return {"sgc": self.sgc, "ti": self.ti, "krn": self.krn, "kt": self.kt, "ea": self.ea,
+                "dkga": self.dkga, "base_date": self.base_date, "ken": self.ken,
+                "last_tid": self.last_tid}
+
+
+_METER_STATE = (
+    select(_M.c.id, _M.c.meter_number, _M.c.pan, _M.c.customer_id, _M.c.supply_group_id,
+           _M.c.ti, _M.c.krn, _M.c.kt, _M.c.ea, _M.c.dkga, _M.c.base_date, _M.c.ken,
+           _M.c.status, _M.c.tariff_code, _M.c.last_tid, _SG.c.sgc, _SG.c.current_krn,
+           _C.c.name, _C.c.address, _C.c.account, _C.c.category, *_KEY_COLUMNS,
+           _REPLAY.c.id.label("replay_id"), _TARIFF_GENERATION.label("tariff_generation"))
+    .select_from(
+        _M.join(_SG, _SG.c.id == _M.c.supply_group_id)
+        .join(_C, _C.c.id == _M.c.customer_id)
+        .outerjoin(_VK, and_(_VK.c.supply_group_id == _M.c.supply_group_id,
+                             _VK.c.krn == _M.c.krn))
+        .outerjoin(_REPLAY, and_(_REPLAY.c.client_ref == bindparam("client_ref"),
+                                 _REPLAY.c.request_id == bindparam("request_id"))))
+    .where(_M.c.meter_number == bindparam("meter_number"))
+)
+_METER_STATE_LOCKED = _METER_STATE.with_for_update(of=_M)
+
+
+def _key_ref(sgc: str, row: Any) -> VendingKeyRef:
+    return VendingKeyRef(
+        sgc=sgc, krn=row.krn, dkga=Dkga(row.dkga), base_date=BaseDate(row.base_date),
+        ea=EncryptionAlgorithm(row.ea),
+        sealed=SealedKey(kid=row.kid, nonce=row.nonce, ciphertext=row.ciphertext),
+    )
+
+
+def _meter_state(row: Row[Any] | None, meter_number: str) -> MeterState:
+    if row is None:
+        raise NotFoundError("unknown_meter", f"meter {meter_number} is not registered")
+    return MeterState(
+        id=row.id, meter_number=row.meter_number, pan=row.pan, customer_id=row.customer_id,
+        supply_group_id=row.supply_group_id, ti=row.ti, krn=row.krn, kt=row.kt, ea=row.ea,
+        dkga=row.dkga, base_date=row.base_date, ken=row.ken, status=MeterStatus(row.status),
+        tariff_code=row.tariff_code, last_tid=row.last_tid, sgc=row.sgc,
+        current_krn=row.current_krn, customer_name=row.name, address=row.address,
+        account=row.account, category=row.category,
+        key=None if row.kid is None else _key_ref(row.sgc, row),
+        replay_id=row.replay_id, tariff_generation=row.tariff_generation,
+    )
+
+
+def lock_meter_state(session: Session, meter_number: str, *, client_ref: str | None = None,
+                     request_id: str | None = None) -> MeterState:
+    """The meter with its supply group, customer and current vending key, its row locked
+    for the rest of the transaction (``FOR UPDATE OF meters`` only: the shared supply group
+    and customer rows stay free; on SQLite the ``BEGIN IMMEDIATE`` write lock serialises
+    writers), in one statement.
+
+    With ``client_ref`` and ``request_id`` the same statement also looks up a vend already
+    made under them (``replay_id``). On PostgreSQL that lookup sees the snapshot taken
+    before any wait for the lock, so a duplicate that commits during the wait is not seen
+    here; it is caught by the unique (client_ref, request_id) constraint at the insert, and
+    the service then answers with the winner's vend."""
+    row = session.connection().execute(_METER_STATE_LOCKED, {
+        "meter_number": meter_number, "client_ref": client_ref,
+        "request_id": request_id}).first()
+    return _meter_state(row, meter_number)
+
+
+def find_meter_state(session: Session, meter_number: str) -> MeterState:
+    """:func:`lock_meter_state` without the lock (confirmations and trial vends)."""
+    row = session.connection().execute(_METER_STATE, {
+        "meter_number": meter_number, "client_ref": None, "request_id": None}).first()
+    return _meter_state(row, meter_number)
+
+
+def key_ref(session: Session, meter: MeterState, krn: int) -> VendingKeyRef | None:
+    """The reference of the meter's supply group's key ``krn`` (None if not loaded)."""
+    if krn == meter.krn:
+        return meter.key
+    row = session.connection().execute(
+        select(*_KEY_COLUMNS).where(_VK.c.supply_group_id == meter.supply_group_id,
+                                    _VK.c.krn == krn)).first()
+    return None if row is None else _key_ref(meter.sgc, row)
+
+
+def meter_key(meter: MeterState, key: VendingKeyRef, *, ti: int | None = None) -> MeterKeyRef:
+    return MeterKeyRef(vending_key=key, pan=meter.pan, kt=KeyType(meter.kt),
                        ti=meter.ti if ti is None else ti)
 
 
@@ -97,7 +227,7 @@ def find_meter(session: Session, meter_number: str) -> Meter:
     return meter
 
 
-def _tid_problem(meter: Meter, at: datetime) -> str | None:
+def _tid_problem(meter: MeterState, at: datetime) -> str | None:
     try:
         tid = tokens.tid_from_datetime(at, meter.base_date)
     except tokens.TidRolloverError:
@@ -108,7 +238,7 @@ def _tid_problem(meter: Meter, at: datetime) -> str | None:
 
 
 def plan_key(
-    session: Session, meter: Meter, at: datetime, *, to_krn: int | None = None,
+    session: Session, meter: MeterState, at: datetime, *, to_krn: int | None = None,
     to_ti: int | None = None,
 ) -> KeyPlan:
     """What key the meter holds and whether it must change before a TID-bearing token.
@@ -116,14 +246,13 @@ def plan_key(
     ``to_krn``/``to_ti`` request an explicit change (engineering key change, re-key campaign);
     otherwise the supply group's current KRN is the target.
     """
-    sg = meter.supply_group
-    current_row = vending_key_row(session, sg.id, meter.krn)
-    if current_row is None:
+    sgc = meter.sgc
+    if meter.key is None:
         raise KeyChangeImpossibleError(
-            "no_vending_key", f"no vending key is loaded for SGC {sg.sgc} KRN {meter.krn}"
+            "no_vending_key", f"no vending key is loaded for SGC {sgc} KRN {meter.krn}"
         )
-    current = meter_key_ref(meter, current_row)
-    target_krn = to_krn if to_krn is not None else (sg.current_krn or meter.krn)
+    current = meter_key(meter, meter.key)
+    target_krn = to_krn if to_krn is not None else (meter.current_krn or meter.krn)
     target_ti = meter.ti if to_ti is None else to_ti
     reasons: list[str] = []
     if target_krn != meter.krn:
@@ -135,51 +264,51 @@ def plan_key(
         reasons.append(problem)
     if not reasons:
         return KeyPlan(current=current)
-    target_row = current_row if target_krn == meter.krn else vending_key_row(
-        session, sg.id, target_krn)
-    if target_row is None:
+    target = key_ref(session, meter, target_krn)
+    if target is None:
         raise KeyChangeImpossibleError(
-            "no_vending_key", f"no vending key is loaded for SGC {sg.sgc} KRN {target_krn}"
+            "no_vending_key", f"no vending key is loaded for SGC {sgc} KRN {target_krn}"
         )
-    if problem == "tid_rollover" and target_row.base_date <= meter.base_date:
+    target_base = int(target.base_date)
+    if problem == "tid_rollover" and target_base <= meter.base_date:
         raise KeyChangeImpossibleError(
             "key_change_impossible",
             f"meter {meter.meter_number}: base date {meter.base_date} has rolled over and SGC "
-            f"{sg.sgc} has no current key on a later base date (load one with add-vending-key)",
+            f"{sgc} has no current key on a later base date (load one with add-vending-key)",
         )
-    if target_row.krn == meter.krn and target_ti == meter.ti:
+    if target.krn == meter.krn and target_ti == meter.ti:
         raise KeyChangeImpossibleError(
             "key_change_impossible",
             f"meter {meter.meter_number}: {problem or 'key change'} needs a new key, but SGC "
-            f"{sg.sgc} has no newer current key",
+            f"{sgc} has no newer current key",
         )
-    if target_row.base_date < meter.base_date:
+    if target_base < meter.base_date:
         raise KeyChangeImpossibleError(
             "key_change_impossible",
-            f"meter {meter.meter_number} cannot move back to base date {target_row.base_date}",
+            f"meter {meter.meter_number} cannot move back to base date {target_base}",
         )
     try:
-        tokens.tid_from_datetime(at, target_row.base_date)
+        tokens.tid_from_datetime(at, target_base)
     except tokens.TidRolloverError:
         raise KeyChangeImpossibleError(
             "key_change_impossible",
-            f"SGC {sg.sgc} KRN {target_row.krn} is on base date {target_row.base_date}, "
+            f"SGC {sgc} KRN {target.krn} is on base date {target_base}, "
             "which has rolled over too",
         ) from None
-    return KeyPlan(current=current, target=meter_key_ref(meter, target_row, ti=target_ti),
+    return KeyPlan(current=current, target=meter_key(meter, target, ti=target_ti),
                    reasons=tuple(reasons))
 
 
-def apply_key_move(meter: Meter, plan: KeyPlan) -> None:
-    """Move the meter record to the plan's target key (inside the same transaction)."""
+def key_move(meter: MeterState, plan: KeyPlan) -> dict[str, int | str]:
+    """The meter row's new key columns once the plan's key change is issued (empty when no
+    change is due). RO=1 (a new base date) restarts the TID sequence: the meter forgot its
+    TIDs."""
     if plan.target is None:
-        return
+        return {}
     vk = plan.target.vending_key
-    meter.krn = vk.krn
-    meter.base_date = int(vk.base_date)
-    meter.dkga = vk.dkga.value
-    meter.ea = vk.ea.value
-    meter.ti = plan.target.ti
-    meter.ken = 255
+    values: dict[str, int | str] = {
+        "krn": vk.krn, "base_date": int(vk.base_date), "dkga": vk.dkga.value,
+        "ea": vk.ea.value, "ti": plan.target.ti, "ken": 255}
     if plan.rollover:
-        meter.last_tid = 0  # RO=1: the meter forgot its TIDs; a new base date, a new sequence
+        values["last_tid"] = 0
+    return values

@@ -25,7 +25,7 @@ from . import audit
 from .answers import VendAnswer
 from .context import Actor, ServiceContext
 from .issuing import Issue, find_request, issue_tokens, request_hash
-from .keystate import lock_meter, plan_key, vending_key_row
+from .keystate import lock_meter_state, plan_key, vending_key_row
 
 CAMPAIGN_ACTOR = Actor("system", "rekey-campaign")
 
@@ -91,12 +91,12 @@ def rekey_meter(
         if existing is not None:
             return RekeyResult(meter_number, RekeyOutcome.RECORDED,
                                VendAnswer.from_vend(existing, replayed=True))
-        meter = lock_meter(session, meter_number)
+        meter = lock_meter_state(session, meter_number)
         if meter.krn == to_krn and meter.base_date == int(to_base_date):
             return RekeyResult(meter_number, RekeyOutcome.CURRENT)
         at = ctx.now()
         plan = plan_key(session, meter, at, to_krn=to_krn)
-        vend_row = issue_tokens(
+        answer = issue_tokens(
             session, ctx.security, meter, plan, [],
             Issue(kind=VendKind.REKEY, actor=CAMPAIGN_ACTOR, request_id=rid,
                   request_hash=body_hash,
@@ -105,7 +105,6 @@ def rekey_meter(
                            "to": {"krn": to_krn, "base_date": int(to_base_date)}}),
             at,
         )
-        answer = VendAnswer.from_vend(vend_row)
         session.commit()
         return RekeyResult(meter_number, RekeyOutcome.MOVED, answer)
     except IntegrityError:

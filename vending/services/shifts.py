@@ -17,7 +17,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -204,12 +204,15 @@ def sell(
         raise InvalidInputError("invalid_payment_type",
                                 f"payment type is one of {', '.join(PAYMENT_TYPES)}")
 
-    def count_to_shift(session: Session, vend_row: Vend) -> None:
+    def count_to_shift(session: Session, answer: VendAnswer) -> None:
         shift = _shift(session, shift_id, lock=True)
         if shift.status is not ShiftStatus.OPEN or shift.user.username != actor.name:
             raise BusinessRuleError("shift_closed", "open a shift before selling")
-        vend_row.details = {**(vend_row.details or {}), "shift_id": shift_id,
-                            "payment_type": payment_type}
+        vends = Vend.__table__
+        session.connection().execute(
+            update(vends).where(vends.c.id == answer.vend_id),
+            {"details": {**answer.details, "shift_id": shift_id,
+                         "payment_type": payment_type}})
 
     return vend(ctx, meter_number=meter_number, amount=amount, request_id=request_id,
                 actor=actor, on_issue=count_to_shift)

@@ -36,7 +36,7 @@ from .issuing import (
     request_hash,
     validate_request_id,
 )
-from .keystate import find_meter, lock_meter, plan_key, validate_meter_number
+from .keystate import find_meter_state, lock_meter_state, plan_key, validate_meter_number
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +69,7 @@ def confirm_meter(ctx: ServiceContext, meter_number: str) -> MeterConfirmation:
     number = validate_meter_number(meter_number)
     session = ctx.session
     try:
-        meter = find_meter(session, number)
+        meter = find_meter_state(session, number)
         low, high = pricing.vend_limits(session, meter, ctx.now(),
                                         default_tariff=ctx.policy.default_tariff,
                                         low=ctx.policy.min_amount, high=ctx.policy.max_amount)
@@ -79,12 +79,12 @@ def confirm_meter(ctx: ServiceContext, meter_number: str) -> MeterConfirmation:
         except BusinessRuleError as exc:
             due, reasons, keys_ok = True, (exc.code,), False
         return MeterConfirmation(
-            meter_number=meter.meter_number, customer_name=meter.customer.name,
-            address=meter.customer.address, account=meter.customer.account,
+            meter_number=meter.meter_number, customer_name=meter.customer_name,
+            address=meter.address, account=meter.account,
             status=meter.status.value,
             can_vend=meter.status is MeterStatus.ACTIVE and keys_ok,
             min_amount=low, max_amount=high,
-            key_change_due=due, key_change_reasons=tuple(reasons), sgc=meter.supply_group.sgc,
+            key_change_due=due, key_change_reasons=tuple(reasons), sgc=meter.sgc,
             krn=meter.krn, ti=meter.ti,
             tariff_code=meter.tariff_code or ctx.policy.default_tariff,
         )
@@ -117,7 +117,7 @@ def trial_vend(ctx: ServiceContext, *, meter_number: str, amount: object) -> Ven
     value = parse_amount(amount, ctx.policy.currency_decimals)
     session = ctx.session
     try:
-        meter = find_meter(session, number)
+        meter = find_meter_state(session, number)
         if meter.status is not MeterStatus.ACTIVE:
             raise BusinessRuleError("meter_blocked", f"meter {number} is blocked")
         _check_limits(ctx, value)
@@ -139,7 +139,7 @@ def trial_vend(ctx: ServiceContext, *, meter_number: str, amount: object) -> Ven
 
 def vend(
     ctx: ServiceContext, *, meter_number: str, amount: object, request_id: str, actor: Actor,
-    on_issue: Callable[[Session, Vend], None] | None = None,
+    on_issue: Callable[[Session, VendAnswer], None] | None = None,
 ) -> VendAnswer:
     """Sell ``amount`` of electricity to a meter: key-change tokens first when due, then the
     credit token. One transaction; ``answer.replayed`` is True for a repeated request.
@@ -155,11 +155,9 @@ def vend(
     body_hash = request_hash({"op": "vend", "meter_number": number, "amount": str(canonical)})
     session = ctx.session
     try:
-        if (replay := replayed(session, actor, rid, body_hash)) is not None:
-            return replay
-        meter = lock_meter(session, number)
-        # A duplicate for this meter may have committed while we waited for the lock.
-        if (replay := replayed(session, actor, rid, body_hash)) is not None:
+        meter = lock_meter_state(session, number, client_ref=actor.ref, request_id=rid)
+        if meter.replay_id is not None and \
+                (replay := replayed(session, actor, rid, body_hash)) is not None:
             return replay
         if meter.status is not MeterStatus.ACTIVE:
             raise BusinessRuleError("meter_blocked", f"meter {number} is blocked")
@@ -171,7 +169,7 @@ def vend(
         specs = [_credit_spec(_units_for(quote))]
         if quote.fbe_kwh > 0:  # the first vend of the FBE period carries it, as its own token
             specs.append(fbe_token_spec(quote.fbe_kwh))
-        vend_row = issue_tokens(
+        answer = issue_tokens(
             session, ctx.security, meter, plan, specs,
             Issue(kind=VendKind.CREDIT, actor=actor, request_id=rid, request_hash=body_hash,
                   amount=quote.total, tariff_code=quote.tariff_code,
@@ -179,10 +177,10 @@ def vend(
                   remainder=quote.remainder, details=quote.details()),
             at,
         )
-        pricing.record_vend(session, vend_row, quote)
-        answer = VendAnswer.from_vend(vend_row)
+        assert answer.vend_id is not None
+        pricing.record_vend(session, answer.vend_id, meter.id, quote)
         if on_issue is not None:
-            on_issue(session, vend_row)  # last: a row it locks is held only for the commit
+            on_issue(session, answer)  # last: a row it locks is held only for the commit
         session.commit()
         # Never log tokens: a credit token is a bearer value until the meter accepts it.
         log.info("vend %s receipt %s meter %s amount %s units %s key_change %s by %s",

@@ -7,7 +7,14 @@ four S-box choices for its two nibbles, a 256-entry table holds the *substituted
 contribution of that byte to the 64-bit output. The permutation is linear over bits, so a
 round is the OR of the eight contributions. The key schedule fixes which of the four tables a
 byte position uses in each round, so a :class:`Sta` object resolves that once per key and an
-encryption is 16 × 8 look-ups.
+encryption is 16 × 8 look-ups, indexed by the bytes of ``int.to_bytes`` (no shifts or masks).
+
+Resolving a key is itself table-driven and takes a few operations, because bulk vending with a
+key derivation per token pays it on every token: the table choice of byte position ``j`` in
+round ``r`` is two bits of the key, so the choices of all 16 rounds form one 256-bit number
+(16 bits a round: 2 bits for each byte position), which is the OR of eight look-ups, one per
+key byte. Each round's 16 bits then pick its eight tables through two 256-entry tables of
+"four tables for bytes 0-3" and "four tables for bytes 4-7".
 
 Decryption (inverse permutation, then inverse substitution) is regrouped as one inverse
 permutation, 15 combined "inverse substitution then inverse permutation" passes, and a final
@@ -24,7 +31,7 @@ import json
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
-from operator import itemgetter
+from operator import add, itemgetter
 from pathlib import Path
 
 from .errors import DecoderKeyError, RangeError, is_int
@@ -65,8 +72,11 @@ class StaTables:
     # decryption half-round tables by choice pattern (see _HalfRoundTables)
     _dec_cache: tuple[_HalfRoundTables, _HalfRoundTables] = field(init=False, repr=False)
     _inv_sub_cache: tuple[_HalfRoundTables, _HalfRoundTables] = field(init=False, repr=False)
-    # whole encryption rounds by their 8-byte pattern (see _RoundTables): bulk encoding
-    _enc_rounds: _RoundTables = field(init=False, repr=False)
+    # encryption key schedule (see Sta.__init__): the four tables of byte positions 0-3 and of
+    # 4-7 by their 8-bit choice pattern, and the round choices of every key byte value
+    _enc_lo: tuple[_HalfRound, ...] = field(init=False, repr=False, compare=False)
+    _enc_hi: tuple[_HalfRound, ...] = field(init=False, repr=False, compare=False)
+    _key_choices: tuple[tuple[int, ...], ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         for label, box in (("S1", self.s1), ("S2", self.s2)):
@@ -76,22 +86,11 @@ class StaTables:
             raise StaTableError(f"STA table {self.name}: P is not a permutation of 0..63")
         inv1 = _invert(self.s1)
         inv2 = _invert(self.s2)
-        perm = self.p
-        inv_p = _invert(perm)
-
-        def permute(x: int) -> int:
-            out = 0
-            for i in range(64):
-                if x >> i & 1:
-                    out |= 1 << perm[i]
-            return out
-
-        def inverse_permute(x: int) -> int:
-            out = 0
-            for i in range(64):
-                if x >> i & 1:
-                    out |= 1 << inv_p[i]
-            return out
+        # The permutation is linear over bits: the image of byte v at position j is the OR of
+        # the images of its bits, built up one bit at a time (v without its lowest bit is
+        # already done).
+        perm_byte = _byte_images(self.p)
+        inv_perm_byte = _byte_images(_invert(self.p))
 
         boxes = ((self.s1, self.s1), (self.s2, self.s1), (self.s1, self.s2), (self.s2, self.s2))
         inv_boxes = ((inv1, inv1), (inv2, inv1), (inv1, inv2), (inv2, inv2))
@@ -101,12 +100,13 @@ class StaTables:
         inv_sub = []
         for j in range(8):
             enc_j, dec_j, sub_j = [], [], []
+            image, inv_image, shift = perm_byte[j], inv_perm_byte[j], 8 * j
             for (lo, hi), (ilo, ihi) in zip(boxes, inv_boxes, strict=True):
-                subst = [(hi[v >> 4] << 4 | lo[v & 15]) << (8 * j) for v in range(256)]
-                isubst = [(ihi[v >> 4] << 4 | ilo[v & 15]) << (8 * j) for v in range(256)]
-                enc_j.append(tuple(permute(x) for x in subst))
-                dec_j.append(tuple(inverse_permute(x) for x in isubst))
-                sub_j.append(tuple(isubst))
+                subst = [hi[v >> 4] << 4 | lo[v & 15] for v in range(256)]
+                isubst = [ihi[v >> 4] << 4 | ilo[v & 15] for v in range(256)]
+                enc_j.append(tuple(image[x] for x in subst))
+                dec_j.append(tuple(inv_image[x] for x in isubst))
+                sub_j.append(tuple(x << shift for x in isubst))
             enc.append(tuple(enc_j))
             dec.append(tuple(dec_j))
             inv_sub.append(tuple(sub_j))
@@ -117,12 +117,14 @@ class StaTables:
             halves = (_HalfRoundTables(tuple(by_position[:4])),
                       _HalfRoundTables(tuple(by_position[4:])))
             object.__setattr__(self, name, halves)
-        object.__setattr__(self, "_enc_rounds", _RoundTables(tuple(enc)))
-        object.__setattr__(
-            self,
-            "_inv_perm",
-            tuple(tuple(inverse_permute(v << (8 * j)) for v in range(256)) for j in range(8)),
-        )
+        # the tables of byte positions 3..0 (7..4) by a round's low (high) choice byte: bits
+        # 2j, 2j+1 of it are the choice of position j (j+4); highest position first
+        for name, first in (("_enc_lo", 0), ("_enc_hi", 4)):
+            object.__setattr__(self, name, tuple(
+                tuple(enc[first + j][v >> 2 * j & 3] for j in (3, 2, 1, 0)) for v in range(256)
+            ))
+        object.__setattr__(self, "_key_choices", _KEY_CHOICES)
+        object.__setattr__(self, "_inv_perm", tuple(map(tuple, inv_perm_byte)))
 
     @property
     def fingerprints(self) -> dict[str, str]:
@@ -134,6 +136,48 @@ def _invert(values: tuple[int, ...]) -> tuple[int, ...]:
     for i, v in enumerate(values):
         out[v] = i
     return tuple(out)
+
+
+def _byte_images(perm: tuple[int, ...]) -> list[list[int]]:
+    """``images[j][v]``: the 64-bit permutation (input bit i -> perm[i]) of ``v << 8 * j``."""
+    images = []
+    for j in range(8):
+        image = [0] * 256
+        for v in range(1, 256):
+            low = v & -v
+            image[v] = image[v ^ low] | 1 << perm[8 * j + low.bit_length() - 1]
+        images.append(image)
+    return images
+
+
+def _key_choice_tables() -> tuple[tuple[int, ...], ...]:
+    """``t[i][b]``: the encryption table choices that key byte ``i`` (big-endian) with value
+    ``b`` makes, as bits of the 256-bit choice number of :class:`Sta`.
+
+    STA works on K0 = ROTL(NOT key, 52) and rotates it left by one bit per round (SPEC §5.3);
+    round ``r``, byte position ``j`` reads the bits ``8j+3`` and ``8j+7`` of the rotated key,
+    that is bits ``8j+15-r`` and ``8j+19-r`` (mod 64) of NOT key. They become bits
+    ``16r+2j`` (box of the low nibble) and ``16r+2j+1`` (box of the high nibble) of the
+    choice number. Each choice bit is one key bit, so the number is the OR of one look-up per
+    key byte.
+    """
+    masks = [[0] * 8 for _ in range(8)]  # masks[i][q]: choice bits fed by bit q of key byte i
+    for r in range(16):
+        for j in range(8):
+            for e in (0, 1):
+                m = (8 * j + 15 - r + 4 * e) % 64  # bit of the key as a big-endian integer
+                masks[7 - m // 8][m % 8] |= 1 << (16 * r + 2 * j + e)
+    tables = []
+    for byte_masks in masks:
+        ones = [0] * 256  # ones[x]: choice bits set when the NOT key byte is x
+        for x in range(1, 256):
+            low = x & -x
+            ones[x] = ones[x ^ low] | byte_masks[low.bit_length() - 1]
+        tables.append(tuple(ones[255 ^ b] for b in range(256)))
+    return tuple(tables)
+
+
+_KEY_CHOICES = _key_choice_tables()
 
 
 def _parse_table_document(doc: object, origin: str) -> StaTables:
@@ -198,12 +242,10 @@ def _rotl(x: int, n: int) -> int:
 
 
 _BIT_TRANS = bytes.maketrans(b"01", b"\x00\x01")
-# Round r, byte j of encryption reads key bits 8j+3 and 8j+7 of ROTL(K0, r), that is bits
-# (8j+3-r) and (8j+7-r) of K0: with c[i] = bit i | bit (i+4) << 1 that is an extended slice
-# c[(3-r) % 64 :: 8] of the doubled choice string, the key of a whole-round cache (encryption
-# is the bulk-vending hot path). Decryption step s reads ROTR(D0, s), the slice starting at
-# (3+s) % 64; its bytes 0-3 and 4-7 are sliced apart so each half-round pattern (4 bytes, 256
-# possibilities) is a small cache key, which is enough for the meter's one key.
+# Decryption step s reads key bits 8j+3 and 8j+7 of ROTR(D0, s): with c[i] = bit i | bit (i+4)
+# << 1 that is an extended slice c[(3+s) % 64 :: 8] of the doubled choice string; its bytes 0-3
+# and 4-7 are sliced apart so each half-round pattern (4 bytes, 256 possibilities) is a small
+# cache key, which is enough for the meter's one key.
 def _half_slices(starts: list[int]) -> tuple[itemgetter, itemgetter]:
     return (
         itemgetter(*[slice(s, s + 32, 8) for s in starts]),
@@ -211,27 +253,8 @@ def _half_slices(starts: list[int]) -> tuple[itemgetter, itemgetter]:
     )
 
 
-_ENC_SLICES = itemgetter(*[slice((3 - r) % 64, (3 - r) % 64 + 64, 8) for r in range(16)])
 _DEC_LO, _DEC_HI = _half_slices([(3 + s) % 64 for s in range(16)])
 _HalfRound = tuple[_Lookup, _Lookup, _Lookup, _Lookup]
-
-
-class _RoundTables(dict[bytes, tuple[_Lookup, ...]]):
-    """The eight tables of a whole encryption round by its 8-byte choice pattern.
-
-    Up to 4**8 patterns (about 13 MB when all are seen, a bounded ceiling): one look-up per
-    round makes a fresh key's schedule cost 16 slices and 16 look-ups, which is what bulk
-    vending with a derivation per token pays on every line.
-    """
-
-    def __init__(self, by_position: tuple[tuple[_Lookup, ...], ...]) -> None:
-        super().__init__()
-        self._by_position = by_position
-
-    def __missing__(self, pattern: bytes) -> tuple[_Lookup, ...]:
-        tables = tuple(self._by_position[j][c] for j, c in enumerate(pattern))
-        self[pattern] = tables
-        return tables
 
 
 class _HalfRoundTables(dict[bytes, _HalfRound]):
@@ -268,19 +291,28 @@ class Sta:
     __slots__ = ("_dec_last", "_dec_rounds", "_enc_rounds", "_key", "tables")
 
     def __init__(self, key: bytes, tables: StaTables | None = None) -> None:
-        if not isinstance(key, bytes | bytearray) or len(key) != 8:
+        if not isinstance(key, (bytes, bytearray)) or len(key) != 8:  # a tuple: faster than a union
             raise DecoderKeyError("EA07 (STA) needs an 8-byte decoder key")
         tables = self.tables = tables or load_tables()
-        self._key = ~int.from_bytes(key, "big") & MASK64
+        self._key = key if type(key) is bytes else bytes(key)  # for the decryption schedule
+        # the table choices of all 16 rounds, 16 bits a round (see _key_choice_tables) ...
+        c0, c1, c2, c3, c4, c5, c6, c7 = tables._key_choices
+        b0, b1, b2, b3, b4, b5, b6, b7 = key
+        choices = (
+            c0[b0] | c1[b1] | c2[b2] | c3[b3] | c4[b4] | c5[b5] | c6[b6] | c7[b7]
+        ).to_bytes(32, "little")
+        # ... and each round's eight tables, byte positions 7 down to 0: positions 7-4 chosen
+        # by the round's high choice byte, 3-0 by its low byte
         self._enc_rounds = tuple(
-            map(tables._enc_rounds.__getitem__, _ENC_SLICES(_choices(_rotl(self._key, 52))))
+            map(add, map(tables._enc_hi.__getitem__, choices[1::2]),
+                map(tables._enc_lo.__getitem__, choices[::2]))
         )
         self._dec_rounds: tuple[tuple[_HalfRound, _HalfRound], ...] | None = None  # lazily
         self._dec_last: tuple[_HalfRound, _HalfRound] | None = None
 
     def _build_decryption(self) -> tuple[tuple[_HalfRound, _HalfRound], ...]:
         tables = self.tables
-        choices = _choices(_rotl(self._key, 3))
+        choices = _choices(_rotl(~int.from_bytes(self._key, "big") & MASK64, 3))
         lo, hi = tables._dec_cache
         rounds = tuple(
             zip(map(lo.__getitem__, _DEC_LO(choices)), map(hi.__getitem__, _DEC_HI(choices)),
@@ -297,12 +329,13 @@ class Sta:
     def encrypt_block(self, block: int) -> int:
         if not 0 <= block <= MASK64:
             raise RangeError("STA block must be a 64-bit unsigned integer")
+        # Bytes big-endian (the default order of to_bytes), so byte 7 comes first. The eight
+        # contributions have disjoint bits (P is a bijection), so adding them is an OR, and
+        # int addition is the cheaper operation in CPython.
         d = block
-        for t0, t1, t2, t3, t4, t5, t6, t7 in self._enc_rounds:
-            d = (
-                t0[d & 255] | t1[d >> 8 & 255] | t2[d >> 16 & 255] | t3[d >> 24 & 255]
-                | t4[d >> 32 & 255] | t5[d >> 40 & 255] | t6[d >> 48 & 255] | t7[d >> 56]
-            )
+        for t7, t6, t5, t4, t3, t2, t1, t0 in self._enc_rounds:
+            b7, b6, b5, b4, b3, b2, b1, b0 = d.to_bytes(8)
+            d = t7[b7] + t6[b6] + t5[b5] + t4[b4] + t3[b3] + t2[b2] + t1[b1] + t0[b0]
         return d
 
     def decrypt_block(self, block: int) -> int:

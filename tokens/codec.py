@@ -49,6 +49,10 @@ LAYOUTS: MappingProxyType[tuple[int, int], Layout] = MappingProxyType(
 )
 
 
+_DEFINED = frozenset(LAYOUTS)
+_LOW64_NOT_CLASS = _LOW64 & ~_CLASS_BITS
+
+
 def is_tid_bearing(token_class: int, subclass: int) -> bool:
     """Tokens that carry a TID (class 0; class 2 subclasses 0, 1, 2, 5, 6, 7, 10)."""
     return token_class == 0 or (token_class == 2 and LAYOUTS.get((2, subclass)) is _TID_LAYOUT)
@@ -110,8 +114,15 @@ def untranspose(number: int) -> tuple[int, int]:
 
 def encode_raw(token_class: int, subclass: int, payload: int, cipher: BlockCipher | None) -> str:
     """20 digits for a raw token. Class 1 is not encrypted (``cipher`` may be ``None``)."""
-    check_function(token_class, subclass)
-    if not is_int(payload) or not 0 <= payload <= PAYLOAD_MASK:
+    # plain ints of a defined (class, subclass) pass at once (the hot path of bulk encoding);
+    # anything else gets the full checks and their precise errors
+    if (
+        type(token_class) is not int
+        or type(subclass) is not int
+        or (token_class, subclass) not in _DEFINED
+    ):
+        check_function(token_class, subclass)
+    if not (type(payload) is int or is_int(payload)) or not 0 <= payload <= PAYLOAD_MASK:
         raise RangeError("payload must be a 44-bit unsigned integer")
     block = (subclass << 60) | (payload << 16) | crc_field(
         token_class, subclass, payload, currency=token_class == 0 and 4 <= subclass <= 7
@@ -120,7 +131,9 @@ def encode_raw(token_class: int, subclass: int, payload: int, cipher: BlockCiphe
         if cipher is None:
             raise RangeError(f"class {token_class} tokens are encrypted: a decoder key is needed")
         block = cipher.encrypt_block(block)
-    return f"{transpose(block, token_class):020d}"
+    # transpose() inline
+    number = (block & _LOW64_NOT_CLASS) | (token_class << 27) | (((block >> 27) & 3) << 64)
+    return f"{number:020d}"
 
 
 def parse_token(text: str) -> int:

@@ -47,10 +47,47 @@ def crc_register(token_class: int, subclass: int, payload: int, *, currency: boo
     return crc
 
 
+def _swapped(register: int) -> int:
+    return ((register & 0xFF) << 8) | (register >> 8)
+
+
+def _field_tables(currency: bool) -> tuple[int, tuple[tuple[int, ...], ...]]:
+    """``(c, t)`` with ``crc_field(value) == c ^ t[0][byte 6] ^ ... ^ t[6][byte 0]`` of the
+    56-bit ``value = class << 48 | subclass << 44 | payload`` (bytes most significant first).
+
+    A CRC is affine over GF(2) and the byte swap of the field is a bit permutation, so the
+    field is a constant XORed with one contribution per input byte, and the contribution of a
+    byte is the XOR of the contributions of its bits.
+    """
+
+    def field(value: int) -> int:
+        return _swapped(crc_register(0, 0, value, currency=currency))
+
+    const = field(0)
+    tables = []
+    for position in range(6, -1, -1):
+        bits = [field(1 << (8 * position + q)) ^ const for q in range(8)]
+        contribution = [0] * 256
+        for v in range(1, 256):
+            low = v & -v
+            contribution[v] = contribution[v ^ low] ^ bits[low.bit_length() - 1]
+        tables.append(tuple(contribution))
+    return const, tuple(tables)
+
+
+_FIELD = _field_tables(currency=False)
+_FIELD_C = _field_tables(currency=True)
+_MASK56 = (1 << 56) - 1
+
+
 def crc_field(token_class: int, subclass: int, payload: int, *, currency: bool = False) -> int:
     """The 16-bit CRC field as it stands in the data block (register bytes swapped)."""
-    r = crc_register(token_class, subclass, payload, currency=currency)
-    return ((r & 0xFF) << 8) | (r >> 8)
+    const, (t6, t5, t4, t3, t2, t1, t0) = _FIELD_C if currency else _FIELD
+    # like crc_register, only the low 56 bits of the clear token count
+    b6, b5, b4, b3, b2, b1, b0 = (
+        ((token_class << 48) | (subclass << 44) | payload) & _MASK56
+    ).to_bytes(7)
+    return const ^ t6[b6] ^ t5[b5] ^ t4[b4] ^ t3[b3] ^ t2[b2] ^ t1[b1] ^ t0[b0]
 
 
 def uses_crc_c(token_class: int, subclass: int) -> bool:

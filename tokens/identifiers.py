@@ -42,9 +42,17 @@ def luhn_check_digit(digits: str) -> str:
 
 
 def luhn_is_valid(number: str) -> bool:
-    return is_ascii_digits(number) and len(number) >= 2 and (
-        luhn_check_digit(number[:-1]) == number[-1]
-    )
+    return is_ascii_digits(number) and len(number) >= 2 and _luhn_sum_ok(number)
+
+
+def _luhn_sum_ok(number: str) -> bool:
+    """Luhn check of ASCII digits (the caller has checked that), check digit included: every
+    second digit from the right, starting left of the check digit, is doubled."""
+    digits = number.encode()
+    start = len(digits) % 2  # index of the leftmost doubled digit
+    doubled = digits[start::2].translate(_LUHN_DOUBLED)
+    plain = digits[1 - start :: 2].translate(_LUHN_PLAIN)
+    return (sum(doubled) + sum(plain)) % 10 == 0
 
 
 def validate_drn(drn: str) -> str:
@@ -84,9 +92,9 @@ def validate_pan(pan: str) -> str:
     if not isinstance(pan, str):
         raise IdentifierError(f"a PAN is a string of 18 digits, not {type(pan).__name__}")
     value = pan if len(pan) == 18 else compact(pan)
-    if not is_ascii_digits(value) or len(value) != 18:
+    if len(value) != 18 or not (value.isascii() and value.isdigit()):
         raise IdentifierError("a PAN is 18 ASCII digits")
-    if not luhn_is_valid(value):
+    if not _luhn_sum_ok(value):
         raise CheckDigitError("the PAN's check digit is wrong (Luhn check failed)")
     return value
 

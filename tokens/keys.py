@@ -9,7 +9,6 @@ command, the meter's own state file).
 from __future__ import annotations
 
 import hashlib
-import hmac
 from dataclasses import dataclass, field
 from enum import IntEnum, StrEnum
 from functools import lru_cache
@@ -41,8 +40,8 @@ class EncryptionAlgorithm(StrEnum):
 
     @classmethod
     def parse(cls, value: object) -> EncryptionAlgorithm:
-        if isinstance(value, cls):
-            return value
+        if type(value) is cls:  # members only (an enum with members has no subclasses)
+            return value  # type: ignore[return-value]
         found = _lookup(_EA_BY_TEXT, value)
         if found is None:
             raise DecoderKeyError(f"encryption algorithm must be 07, 09 or 11, got {value!r}")
@@ -57,8 +56,8 @@ class Dkga(StrEnum):
 
     @classmethod
     def parse(cls, value: object) -> Dkga:
-        if isinstance(value, cls):
-            return value
+        if type(value) is cls:
+            return value  # type: ignore[return-value]
         found = _lookup(_DKGA_BY_TEXT, value)
         if found is None:
             raise DecoderKeyError(f"DKGA must be 02 or 04, got {value!r}")
@@ -75,8 +74,8 @@ class KeyType(IntEnum):
 
     @classmethod
     def parse(cls, value: object) -> KeyType:
-        if isinstance(value, cls):
-            return value
+        if type(value) is cls:
+            return value  # type: ignore[return-value]
         found = _lookup(_KT_BY_VALUE, value)
         if found is None:
             raise DecoderKeyError(f"key type must be 0, 1, 2 or 3, got {value!r}")
@@ -233,6 +232,8 @@ def derive_key(
 
 
 def _parse_base_date(value: object) -> BaseDate:
+    if type(value) is BaseDate:
+        return value  # type: ignore[return-value]
     try:
         return BaseDate.parse(value)
     except RangeError as exc:
@@ -291,10 +292,31 @@ def dkga04(
     ea: EncryptionAlgorithm,
 ) -> bytes:
     """DKGA-04: the first 8 (EA07/EA09) or 16 (EA11) bytes of HMAC-SHA-256(VK, M)."""
-    digest = hmac.digest(
-        vending_key, dkga04_message(pan, kt, sgc, ti, krn, base_date, ea), hashlib.sha256
-    )
-    return digest[: ea.key_length]
+    inner, outer = _hmac_sha256_states(vending_key)
+    inner = inner.copy()
+    inner.update(dkga04_message(pan, kt, sgc, ti, krn, base_date, ea))
+    outer = outer.copy()
+    outer.update(inner.digest())
+    return outer.digest()[: ea.key_length]
+
+
+@lru_cache(maxsize=16)
+def _hmac_sha256_states(key: bytes) -> tuple[Any, Any]:
+    """SHA-256 states after the HMAC inner and outer pads of ``key`` (RFC 2104).
+
+    Bulk re-keying derives a key per meter under one vending key; starting each HMAC from
+    these states saves the two pad blocks and the set-up of ``hmac.digest`` on every token.
+    The states hold key material: they never leave this module.
+    """
+    if len(key) > _SHA256_BLOCK:
+        key = hashlib.sha256(key).digest()
+    key = key.ljust(_SHA256_BLOCK, b"\0")
+    return (hashlib.sha256(key.translate(_IPAD)), hashlib.sha256(key.translate(_OPAD)))
+
+
+_SHA256_BLOCK = 64
+_IPAD = bytes(b ^ 0x36 for b in range(256))
+_OPAD = bytes(b ^ 0x5C for b in range(256))
 
 
 def derive_decoder_key(params: KeyDerivation) -> DecoderKey:

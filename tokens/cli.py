@@ -55,13 +55,15 @@ class KeyResolver:
 
     def __init__(self, tables: StaTables) -> None:
         self.tables = tables
-        self._ciphers: dict[tuple[Any, ...], tuple[DecoderKey, BlockCipher]] = {}
+        self._ciphers: dict[object, tuple[DecoderKey, BlockCipher]] = {}
 
     def resolve(self, key: object) -> tuple[DecoderKey, BlockCipher]:
         if not isinstance(key, dict):
             raise DecoderKeyError("'key' must be an object: a derivation or a ready decoder key")
         try:
-            cache_key = tuple(key.items())
+            # the member types are part of the key: 1, 1.0 and true are equal (and hash
+            # alike) in Python but not alike to the key checks
+            cache_key = (tuple(key.items()), tuple(map(type, key.values())))
             hit = self._ciphers.get(cache_key)
         except TypeError:  # unhashable member values: resolve without caching
             cache_key, hit = (), None

@@ -207,3 +207,21 @@ def test_streaming_output_starts_before_input_ends() -> None:
         proc.stdout.close()
         proc.wait(timeout=60)
     assert proc.returncode == 0
+
+
+def test_a_cached_key_does_not_accept_an_equal_value_of_another_type() -> None:
+    """1, 1.0 and true are equal dictionary keys in Python; the key cache must not let a line
+    through because an earlier line with an equal key was fine."""
+    key = {"dkga": "04", "vending_key": "abababababababab949494949494949401234567",
+           "pan": "600727000000000009", "kt": 1, "sgc": "123457", "ti": 1, "krn": 1,
+           "base_date": 2014, "ea": "07"}
+    record = {"id": 0, "key": key, "class": 2, "subclass": 4, "payload": "00000000000"}
+    stdin = ""
+    for member, odd in (("kt", 1.0), ("krn", True), ("ti", 1.0)):
+        stdin += json.dumps(record) + "\n"
+        stdin += json.dumps({**record, "id": member, "key": {**key, member: odd}}) + "\n"
+    result = run(["encode"], stdin)
+    assert result.returncode == 1
+    out = lines(result.stdout)
+    assert all("token" in o for o in out[0::2])
+    assert [o["error"]["code"] for o in out[1::2]] == ["key_error"] * 3

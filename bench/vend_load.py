@@ -166,6 +166,23 @@ def workers_cpu_seconds(master: int) -> float:
     return total / ticks
 
 
+def postgres_cpu_seconds() -> float:
+    """User+system CPU seconds used so far by the local PostgreSQL server's processes (Linux
+    /proc; processes named postgres): the database's share of the cost of a vend."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:
+            continue  # the process ended while we looked
+        if "(postgres)" not in text:
+            continue
+        fields = text.rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])
+    return total / ticks
+
+
 def stop(proc: subprocess.Popen[bytes]) -> None:
     os.killpg(proc.pid, signal.SIGTERM)
     try:
@@ -179,6 +196,7 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
 class LoadResult:
     latencies: list[float] = field(default_factory=list)  # seconds, successful vends
     errors: dict[str, int] = field(default_factory=dict)
+    cpu: float = 0.0  # CPU seconds of the load generator processes
 
 
 def _client_thread(port: int, key: str, meters: list[str], until: float, seed_: int,
@@ -214,9 +232,10 @@ def _client_thread(port: int, key: str, meters: list[str], until: float, seed_: 
             result.errors[code] = result.errors.get(code, 0) + n
 
 
-def _load_process(args: tuple[int, str, list[str], float, int, int]) -> tuple[list[float],
-                                                                             dict[str, int]]:
+def _load_process(args: tuple[int, str, list[str], float, int, int]
+                  ) -> tuple[list[float], dict[str, int], float]:
     port, key, meters, until, threads, base_seed = args
+    cpu = time.process_time()
     result, lock = LoadResult(), threading.Lock()
     pool = [threading.Thread(target=_client_thread,
                              args=(port, key, meters, until, base_seed + i, result, lock))
@@ -225,7 +244,7 @@ def _load_process(args: tuple[int, str, list[str], float, int, int]) -> tuple[li
         t.start()
     for t in pool:
         t.join()
-    return result.latencies, result.errors
+    return result.latencies, result.errors, time.process_time() - cpu
 
 
 def run_load(port: int, key: str, meters: list[str], clients: int, processes: int,
@@ -238,7 +257,8 @@ def run_load(port: int, key: str, meters: list[str], clients: int, processes: in
                                          for i, n in enumerate(per) if n])
     wall = time.monotonic() - start
     total = LoadResult()
-    for latencies, errors in parts:
+    for latencies, errors, cpu in parts:
+        total.cpu += cpu
         total.latencies += latencies
         for code, n in errors.items():
             total.errors[code] = total.errors.get(code, 0) + n
@@ -301,9 +321,10 @@ def main() -> int:
         proc = start_gunicorn(env, port, args.workers)
         # warm-up: every worker imports, connects and caches its statements
         run_load(port, key, meters, min(args.clients, 4), 1, 2.0)
-        cpu_before = workers_cpu_seconds(proc.pid)
+        cpu_before, pg_before = workers_cpu_seconds(proc.pid), postgres_cpu_seconds()
         result, wall = run_load(port, key, meters, args.clients, args.processes, args.seconds)
         cpu = workers_cpu_seconds(proc.pid) - cpu_before
+        pg_cpu = postgres_cpu_seconds() - pg_before
         stop(proc)
         proc = None
         vends = len(result.latencies)
@@ -318,6 +339,8 @@ def main() -> int:
         print(f"server CPU: {cpu * 1000 / max(vends, 1):.1f} ms of gunicorn worker CPU per vend "
               f"({cpu / wall:.2f} cores busy of {os.cpu_count()}); "
               f"load average now {os.getloadavg()[0]:.1f}")
+        print(f"other CPU per vend: PostgreSQL {pg_cpu * 1000 / max(vends, 1):.1f} ms, "
+              f"load generator {result.cpu * 1000 / max(vends, 1):.1f} ms")
         print(f"pgbench TPC-B (-c 8 -j 2 -T {args.pgbench_seconds}): {tps:.0f} tps")
         print(f"ratio vends/s : pgbench tps = {rate / tps:.3f}")
         if args.markdown:

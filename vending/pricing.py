@@ -38,6 +38,7 @@ from .models import (
     Debt,
     DebtPayment,
     FbeIssue,
+    Meter,
     Tariff,
     Vend,
     VendKind,
@@ -51,6 +52,8 @@ if TYPE_CHECKING:
 
 ZERO = Decimal(0)
 _T, _V, _VP = Tariff.__table__, Vend.__table__, VendPricing.__table__
+_M = Meter.__table__
+_LOCK_METER = select(_M.c.id).where(_M.c.id == bindparam("meter_id")).with_for_update()
 _CC, _DEBT, _DP, _FBE = (ChargeCollection.__table__, Debt.__table__, DebtPayment.__table__,
                          FbeIssue.__table__)
 
@@ -206,7 +209,9 @@ def energy_bought(session: Session, meter_id: int, block_period_key: str | None)
 
 def carried_credit(session: Session, meter_id: int) -> Decimal:
     """The remainder of the meter's latest issued credit vend: energy money smaller than
-    0.1 kWh that the next vend spends first (what makes split purchases exact)."""
+    0.1 kWh that the next vend spends first (what makes split purchases exact). Each credit
+    vend keeps it on the meter row (``meters.carried_credit``); this recomputes it from the
+    vends, for a reversal."""
     remainder = session.connection().execute(_CARRIED, {"meter_id": meter_id}).scalar()
     return ZERO if remainder is None else remainder
 
@@ -259,7 +264,7 @@ def purchase_state(session: Session, meter: MeterState, tariff: engine.Tariff, a
         debts=debts,
         fbe_eligible=eligible,
         fbe_issued=eligible and fbe_issued(session, meter.id, tariff.fbe_period_key(at)),
-        carried_credit=carried_credit(session, meter.id),
+        carried_credit=meter.carried_credit,  # kept on the locked meter row
     )
 
 
@@ -273,6 +278,8 @@ class PricedVend:
     tariff: engine.Tariff
     state: engine.PurchaseState
     quote: engine.Quote
+    # The quote as decimal strings, made once: the vend stores its breakdown and the whole.
+    quote_json: dict[str, Any]
 
     @property
     def tariff_code(self) -> str:
@@ -301,11 +308,11 @@ class PricedVend:
         return self.quote.total
 
     def breakdown(self) -> list[dict[str, Any]]:
-        return list(self.quote.to_json()["breakdown"])
+        return list(self.quote_json["breakdown"])
 
     def details(self) -> dict[str, Any]:
         """The whole quote as decimal strings, kept with the vend for reprints and audits."""
-        return {"pricing": self.quote.to_json()}
+        return {"pricing": self.quote_json}
 
 
 def price_vend(session: Session, meter: MeterState, amount: Decimal, at: datetime, *,
@@ -320,7 +327,7 @@ def price_vend(session: Session, meter: MeterState, amount: Decimal, at: datetim
         raise BusinessRuleError(exc.code, str(exc)) from None
     except engine.TariffNotInForce as exc:
         raise BusinessRuleError("no_tariff", str(exc)) from None
-    return PricedVend(tariff=tariff, state=state, quote=quote)
+    return PricedVend(tariff=tariff, state=state, quote=quote, quote_json=quote.to_json())
 
 
 def vend_limits(session: Session, meter: MeterState, at: datetime, *, default_tariff: str,
@@ -415,7 +422,13 @@ def undo_vend(session: Session, vend_row: Vend) -> dict[str, Any]:
     fbe = list(session.scalars(
         select(FbeIssue.period_key).where(FbeIssue.vend_id == vend_row.id)))
     session.execute(delete(FbeIssue).where(FbeIssue.vend_id == vend_row.id))
-    session.flush()
+    session.flush()  # the reversed status first: the carry is recomputed without this vend
+    # Lock the meter row before reading the vends, as a vend does: a vend committing
+    # meanwhile on this meter is then seen, and its carry is not overwritten with an old one.
+    connection = session.connection()
+    connection.execute(_LOCK_METER, {"meter_id": vend_row.meter_id}).scalar_one()
+    connection.execute(update(_M).where(_M.c.id == vend_row.meter_id),
+                       {"carried_credit": carried_credit(session, vend_row.meter_id)})
     return {"debt_payments": [{"debt_id": p.debt_id, "amount": str(p.amount)}
                               for p in payments],
             "charges": charges, "fbe_periods": fbe}

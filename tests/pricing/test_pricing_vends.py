@@ -24,6 +24,7 @@ from vending.models import (
     DebtPayment,
     FbeIssue,
     IssuedToken,
+    Meter,
     Vend,
     VendPricing,
 )
@@ -82,6 +83,35 @@ def test_block_counter_ignores_reversed_vends(ctx: ServiceContext, world: Pricin
     more = _vend(ctx, world, "block", "21.10", "b3")
     assert more.units_kwh == Decimal("10.0")  # now block 2 at 2.11
     assert more.breakdown[0]["rate"] == "2.1100"
+
+
+def _carry_in(answer: VendAnswer) -> Decimal:
+    return Decimal(answer.details["pricing"]["carried_in"])
+
+
+def test_a_reversal_gives_the_carry_back_to_the_vend_before(ctx: ServiceContext,
+                                                           world: PricingWorld,
+                                                           clock: FixedClock) -> None:
+    """The carry lives on the meter row (each credit vend writes it); reversing the latest
+    vend must restore the carry of the vend before it, and reversing an older one must not
+    touch the carry of the latest."""
+    first = _vend(ctx, world, "block", "10.00", "c1")  # 10 / 1.73 = 5.7 kWh, 0.139 left
+    assert first.remainder == Decimal("0.139") and _carry_in(first) == 0
+    clock.advance(minutes=2)  # within the reversal window
+    second = _vend(ctx, world, "block", "10.01", "c2")
+    assert _carry_in(second) == first.remainder
+    assert second.remainder != first.remainder
+    reverse(ctx, second.vend_id, reason="card declined", actor=ADMIN)
+    clock.advance(minutes=2)  # within the reversal window
+    third = _vend(ctx, world, "block", "10.00", "c3")
+    assert _carry_in(third) == first.remainder  # the reversed vend's carry is gone
+    reverse(ctx, first.vend_id, reason="duplicate sale", actor=ADMIN)
+    clock.advance(minutes=2)  # within the reversal window
+    fourth = _vend(ctx, world, "block", "10.00", "c4")
+    assert _carry_in(fourth) == third.remainder  # an older reversal leaves the latest carry
+    stored = ctx.session.scalar(select(Meter.carried_credit)
+                                .where(Meter.meter_number == world.meters["block"]))
+    assert stored == fourth.remainder
 
 
 def test_version_switch_mid_month_keeps_the_block_counter(

@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime
+from decimal import Decimal
 
 from sqlalchemy import Enum, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .base import Base, utcnow
 from .keys import SupplyGroup
-from .types import UTCDateTime
+from .types import ExactDecimal, UTCDateTime
 
 
 class MeterStatus(enum.StrEnum):
@@ -59,6 +60,10 @@ class Meter(Base):
     )
     tariff_code: Mapped[str | None] = mapped_column(String(32))  # None: the deployment default
     last_tid: Mapped[int] = mapped_column(default=0)  # last TID issued under the current key
+    # The remainder of the latest issued credit vend, spent first by the next one (written
+    # by each credit vend, recomputed by a reversal; see vending.pricing.carried_credit).
+    carried_credit: Mapped[Decimal] = mapped_column(ExactDecimal(), default=Decimal(0),
+                                                    server_default="0")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 

@@ -14,7 +14,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy import Connection, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
 import tokens
@@ -36,10 +36,9 @@ _BUMP_COUNTER = (update(_COUNTERS).where(_COUNTERS.c.name == bindparam("counter"
 _NEXTVAL = select(func.nextval("receipt_no_seq"))
 
 
-def next_receipt_no(session: Session) -> int:
+def next_receipt_no(connection: Connection) -> int:
     """The next receipt number: a PostgreSQL sequence, or on SQLite a counter row bumped with
     one ``UPDATE ... RETURNING`` in the caller's transaction (held under its write lock)."""
-    connection = session.connection()
     if connection.dialect.name == "postgresql":
         return int(connection.execute(_NEXTVAL).scalar_one())
     value = connection.execute(_BUMP_COUNTER, {"counter": RECEIPT_COUNTER}).scalar_one_or_none()
@@ -145,14 +144,13 @@ _INSERT_TOKEN = insert(_TOKENS)
 _ZERO_KWH = Decimal(0)
 
 
-def _insert_vend(session: Session, values: dict[str, Any]) -> tuple[int, int]:
+def _insert_vend(connection: Connection, values: dict[str, Any]) -> tuple[int, int]:
     """Insert the vend row; returns (id, receipt_no). On PostgreSQL the receipt number is
     drawn from its sequence inside the same ``INSERT ... RETURNING`` (one round trip)."""
-    connection = session.connection()
     if connection.dialect.name == "postgresql":
         row = connection.execute(_INSERT_VEND_PG, values).one()
         return int(row.id), int(row.receipt_no)
-    receipt_no = next_receipt_no(session)
+    receipt_no = next_receipt_no(connection)
     vend_id = connection.execute(_INSERT_VEND.values(receipt_no=receipt_no),
                                  values).inserted_primary_key[0]
     return int(vend_id), receipt_no
@@ -172,6 +170,7 @@ def issue_tokens(
     its tokens and the audit entries. Returns the answer of the new vend.
 
     ``plan`` is None only for tokens that need no key (Class 1 tests)."""
+    connection = session.connection()
     lines: list[TokenLine] = []
     stored_units: list[Decimal | None] = []  # None: the token carries no credit
     moves = key_move(meter, plan) if plan is not None else {}
@@ -196,14 +195,14 @@ def issue_tokens(
         stored_units.append(units_kwh)
         lines.append(TokenLine(type=spec.type.value, token=digits,
                                units_kwh=units_kwh or _ZERO_KWH, tid=tid))
-    if last_tid != meter.last_tid or moves:
-        session.connection().execute(
-            update(_METERS).where(_METERS.c.id == meter.id),
-            {**moves, "last_tid": last_tid})
+    meter_values: dict[str, Any] = {**moves, "last_tid": last_tid}
+    if issue.kind is VendKind.CREDIT:  # the carry the next credit vend spends first
+        meter_values["carried_credit"] = issue.remainder
+    connection.execute(update(_METERS).where(_METERS.c.id == meter.id), meter_values)
     units = tokens.quantity_from_units(units_total)
     breakdown = list(issue.breakdown)
     details = dict(issue.details or {})
-    vend_id, receipt_no = _insert_vend(session, {
+    vend_id, receipt_no = _insert_vend(connection, {
         "kind": issue.kind, "status": VendStatus.ISSUED, "meter_id": meter.id,
         "client_ref": issue.actor.ref, "request_id": issue.request_id,
         "request_hash": issue.request_hash, "actor": issue.actor.ref, "amount": issue.amount,
@@ -212,7 +211,7 @@ def issue_tokens(
         "remainder": issue.remainder, "details": details, "created_at": at,
     })
     if lines:
-        session.connection().execute(_INSERT_TOKEN, [
+        connection.execute(_INSERT_TOKEN, [
             {"vend_id": vend_id, "position": position, "meter_id": meter.id,
              "type": TokenType(line.type), "token": line.token,
              "units_kwh": stored_units[position], "tid": line.tid,

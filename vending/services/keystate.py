@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Row, and_, bindparam, func, select
@@ -77,6 +78,7 @@ class MeterState:
     status: MeterStatus
     tariff_code: str | None
     last_tid: int
+    carried_credit: Decimal
     sgc: str
     current_krn: int | None
     customer_name: str
@@ -100,7 +102,8 @@ class MeterState:
 _METER_STATE = (
     select(_M.c.id, _M.c.meter_number, _M.c.pan, _M.c.customer_id, _M.c.supply_group_id,
            _M.c.ti, _M.c.krn, _M.c.kt, _M.c.ea, _M.c.dkga, _M.c.base_date, _M.c.ken,
-           _M.c.status, _M.c.tariff_code, _M.c.last_tid, _SG.c.sgc, _SG.c.current_krn,
+           _M.c.status, _M.c.tariff_code, _M.c.last_tid, _M.c.carried_credit, _SG.c.sgc,
+           _SG.c.current_krn,
            _C.c.name, _C.c.address, _C.c.account, _C.c.category, *_KEY_COLUMNS,
            _REPLAY.c.id.label("replay_id"), _TARIFF_GENERATION.label("tariff_generation"))
     .select_from(
@@ -130,7 +133,8 @@ def _meter_state(row: Row[Any] | None, meter_number: str) -> MeterState:
         id=row.id, meter_number=row.meter_number, pan=row.pan, customer_id=row.customer_id,
         supply_group_id=row.supply_group_id, ti=row.ti, krn=row.krn, kt=row.kt, ea=row.ea,
         dkga=row.dkga, base_date=row.base_date, ken=row.ken, status=MeterStatus(row.status),
-        tariff_code=row.tariff_code, last_tid=row.last_tid, sgc=row.sgc,
+        tariff_code=row.tariff_code, last_tid=row.last_tid,
+        carried_credit=row.carried_credit, sgc=row.sgc,
         current_krn=row.current_krn, customer_name=row.name, address=row.address,
         account=row.account, category=row.category,
         key=None if row.kid is None else _key_ref(row.sgc, row),

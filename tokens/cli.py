@@ -25,6 +25,7 @@ from typing import IO, Any
 from . import amount as amounts
 from .codec import decode_raw, encode_raw, format_token, is_tid_bearing, pack_fields
 from .errors import DecoderKeyError, StsError, TokenFormatError
+from .fastpath import FastEncoder
 from .keys import BlockCipher, DecoderKey, derive_key, make_cipher
 from .sta import StaTables, load_tables
 from .tid import datetime_from_tid, tid_from_datetime
@@ -181,26 +182,47 @@ BATCH_COMMANDS: dict[str, LineHandler] = {
 }
 
 
-def run_batch(handler: LineHandler, lines: Iterable[str], out: IO[str], tables: StaTables) -> int:
-    """Process JSON Lines; one output line per non-blank input line. Returns the exit status."""
+def run_batch(
+    handler: LineHandler, lines: Iterable[str], out: IO[str], tables: StaTables,
+    *, fast_path: bool = True,
+) -> int:
+    """Process JSON Lines; one output line per non-blank input line. Returns the exit status.
+
+    ``encode`` takes the fast path (:mod:`tokens.fastpath`) for lines of the common shape;
+    ``fast_path=False`` sends every line through the general path (the tests compare both).
+    """
     keys = KeyResolver(tables)
     # The hot loop creates no reference cycles; generational GC passes over the cached key
     # schedules would only cost time, so collection is paused for the batch.
     gc_was_enabled = gc.isenabled()
     gc.disable()
     try:
-        return _run_batch(handler, lines, out, keys)
+        fast = FastEncoder(tables) if fast_path and handler is encode_line else None
+        return _run_batch(handler, lines, out, keys, fast)
     finally:
         if gc_was_enabled:
             gc.enable()
 
 
-def _run_batch(handler: LineHandler, lines: Iterable[str], out: IO[str], keys: KeyResolver) -> int:
+def _run_batch(
+    handler: LineHandler, lines: Iterable[str], out: IO[str], keys: KeyResolver,
+    fast: FastEncoder | None,
+) -> int:
     dumps = json.JSONEncoder(ensure_ascii=False, separators=(", ", ": ")).encode
     loads = json.loads
+    # encode: lines of the common shape take the fast path; it answers None for every other
+    # line (and for every line that fails), which the general path below then processes
     failed = False
     buffer: list[str] = []
     for line in lines:
+        if fast is not None:
+            answer = fast(line)
+            if answer is not None:
+                buffer.append(answer)
+                if len(buffer) >= _FLUSH_EVERY:
+                    out.write("\n".join(buffer) + "\n")
+                    buffer.clear()
+                continue
         if not line.strip():
             continue
         record_id = None

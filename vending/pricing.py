@@ -28,7 +28,7 @@ from decimal import ROUND_DOWN, Decimal
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import bindparam, delete, func, insert, select, update
+from sqlalchemy import Connection, bindparam, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from . import tariffs as engine
@@ -127,7 +127,7 @@ _CANDIDATES = (select(_T.c.id, _T.c.created_at)
 _DOCUMENTS = select(_T).where(_T.c.id.in_(bindparam("ids", expanding=True)))
 
 
-def tariff_for(session: Session, code: str, at: datetime, *,
+def tariff_for(connection: Connection, code: str, at: datetime, *,
                generation: int | None = None) -> engine.Tariff:
     """The version of tariff ``code`` in force at ``at`` (``no_tariff`` if none).
 
@@ -139,7 +139,6 @@ def tariff_for(session: Session, code: str, at: datetime, *,
     database connection: versions are only ever added, never edited or deleted, so while the
     generation is unchanged so are the candidates (a version loaded a second ago raises the
     generation and applies at once, in every worker). Documents are parsed once per process."""
-    connection = session.connection()
     until: date = (at + timedelta(days=1)).date()
     remembered: dict[tuple[str, date, int], list[tuple[int, datetime]]] = \
         connection.info.setdefault("stsvend.tariff_candidates", {})
@@ -166,10 +165,10 @@ def tariff_for(session: Session, code: str, at: datetime, *,
         ) from None
 
 
-def meter_tariff(session: Session, meter: MeterState, at: datetime, *,
+def meter_tariff(connection: Connection, meter: MeterState, at: datetime, *,
                  default_tariff: str) -> engine.Tariff:
     """The tariff version that prices ``meter`` at ``at`` (its own code or the default)."""
-    return tariff_for(session, meter.tariff_code or default_tariff, at,
+    return tariff_for(connection, meter.tariff_code or default_tariff, at,
                       generation=meter.tariff_generation)
 
 
@@ -197,38 +196,39 @@ _COLLECTED = (select(_CC.c.collected_key)
                      _CC.c.collected_key.in_(bindparam("keys", expanding=True))))
 
 
-def energy_bought(session: Session, meter_id: int, block_period_key: str | None) -> Decimal:
+def energy_bought(connection: Connection, meter_id: int, block_period_key: str | None) -> Decimal:
     """The block counter: kWh the engine sold this meter in the block period, whichever
     tariff version priced them; reversed vends do not count, FBE never does."""
     if block_period_key is None:
         return ZERO
-    total = session.connection().execute(
+    total = connection.execute(
         _ENERGY_BOUGHT, {"meter_id": meter_id, "period": block_period_key}).scalar()
     return ZERO if total is None else Decimal(total)
 
 
-def carried_credit(session: Session, meter_id: int) -> Decimal:
+def carried_credit(connection: Connection, meter_id: int) -> Decimal:
     """The remainder of the meter's latest issued credit vend: energy money smaller than
     0.1 kWh that the next vend spends first (what makes split purchases exact). Each credit
     vend keeps it on the meter row (``meters.carried_credit``); this recomputes it from the
     vends, for a reversal."""
-    remainder = session.connection().execute(_CARRIED, {"meter_id": meter_id}).scalar()
+    remainder = connection.execute(_CARRIED, {"meter_id": meter_id}).scalar()
     return ZERO if remainder is None else remainder
 
 
-def open_debts(session: Session, customer_id: int, *, lock: bool) -> list[tuple[int, Decimal]]:
+def open_debts(connection: Connection, customer_id: int, *,
+               lock: bool) -> list[tuple[int, Decimal]]:
     """The customer's debts with a balance as (id, balance), oldest first; ``lock`` holds
     them ``FOR UPDATE`` so two meters of one customer vending at once cannot both pay the
     same balance."""
-    rows = session.connection().execute(_OPEN_DEBTS_LOCKED if lock else _OPEN_DEBTS,
+    rows = connection.execute(_OPEN_DEBTS_LOCKED if lock else _OPEN_DEBTS,
                                         {"customer_id": customer_id})
     return [(row.id, row.balance) for row in rows]
 
 
-def fbe_issued(session: Session, meter_id: int, period_key: str | None) -> bool:
+def fbe_issued(connection: Connection, meter_id: int, period_key: str | None) -> bool:
     if period_key is None:
         return False
-    return session.connection().execute(
+    return connection.execute(
         _FBE_ISSUED, {"meter_id": meter_id, "period": period_key}).scalar() != 0
 
 
@@ -237,7 +237,7 @@ def fbe_eligible(tariff: engine.Tariff, category: str | None) -> bool:
     return tariff.free_basic is not None and category == tariff.free_basic.eligible
 
 
-def purchase_state(session: Session, meter: MeterState, tariff: engine.Tariff, at: datetime,
+def purchase_state(connection: Connection, meter: MeterState, tariff: engine.Tariff, at: datetime,
                    *, lock: bool) -> engine.PurchaseState:
     """The engine's view of this meter's period at ``at``. The caller holds the meter's row
     lock for a real vend (``lock=True`` also locks the debts); a trial reads without locks.
@@ -246,7 +246,7 @@ def purchase_state(session: Session, meter: MeterState, tariff: engine.Tariff, a
                   if (key := tariff.charge_period_key(charge.name, at)))
     collected: frozenset[str] = frozenset()
     if keys:
-        collected = frozenset(session.connection().execute(
+        collected = frozenset(connection.execute(
             _COLLECTED, {"meter_id": meter.id, "keys": keys}).scalars())
     debts: tuple[engine.Debt, ...] = ()
     if tariff.debt_recovery is not None:
@@ -254,16 +254,16 @@ def purchase_state(session: Session, meter: MeterState, tariff: engine.Tariff, a
         # more, as debts are entered and paid in whole minor units).
         step = quantum(tariff.minor_unit)
         debts = tuple(engine.Debt(str(debt_id), balance.quantize(step, rounding=ROUND_DOWN))
-                      for debt_id, balance in open_debts(session, meter.customer_id,
+                      for debt_id, balance in open_debts(connection, meter.customer_id,
                                                          lock=lock))
     eligible = fbe_eligible(tariff, meter.category)
     return engine.PurchaseState(
         at=at,
-        energy_bought_kwh=energy_bought(session, meter.id, tariff.block_period_key(at)),
+        energy_bought_kwh=energy_bought(connection, meter.id, tariff.block_period_key(at)),
         charges_collected=collected,
         debts=debts,
         fbe_eligible=eligible,
-        fbe_issued=eligible and fbe_issued(session, meter.id, tariff.fbe_period_key(at)),
+        fbe_issued=eligible and fbe_issued(connection, meter.id, tariff.fbe_period_key(at)),
         carried_credit=meter.carried_credit,  # kept on the locked meter row
     )
 
@@ -315,12 +315,12 @@ class PricedVend:
         return {"pricing": self.quote_json}
 
 
-def price_vend(session: Session, meter: MeterState, amount: Decimal, at: datetime, *,
+def price_vend(connection: Connection, meter: MeterState, amount: Decimal, at: datetime, *,
                default_tariff: str, lock: bool) -> PricedVend:
     """Price ``amount`` for ``meter`` at ``at``: the version in force, the meter's period so
     far, then the engine. The tariff's refusals become 422 errors with the engine's code."""
-    tariff = meter_tariff(session, meter, at, default_tariff=default_tariff)
-    state = purchase_state(session, meter, tariff, at, lock=lock)
+    tariff = meter_tariff(connection, meter, at, default_tariff=default_tariff)
+    state = purchase_state(connection, meter, tariff, at, lock=lock)
     try:
         quote = engine.quote_vend(tariff, amount, state)
     except engine.VendLimitError as exc:
@@ -330,12 +330,12 @@ def price_vend(session: Session, meter: MeterState, amount: Decimal, at: datetim
     return PricedVend(tariff=tariff, state=state, quote=quote, quote_json=quote.to_json())
 
 
-def vend_limits(session: Session, meter: MeterState, at: datetime, *, default_tariff: str,
+def vend_limits(connection: Connection, meter: MeterState, at: datetime, *, default_tariff: str,
                 low: Decimal, high: Decimal) -> tuple[Decimal, Decimal]:
     """The tighter of the deployment's limits ``low``..``high`` and the tariff's
     ``vend_limits`` (the policy's alone when no tariff is in force)."""
     try:
-        tariff = meter_tariff(session, meter, at, default_tariff=default_tariff)
+        tariff = meter_tariff(connection, meter, at, default_tariff=default_tariff)
     except BusinessRuleError:
         return low, high
     limits = tariff.vend_limits
@@ -355,10 +355,10 @@ _PAY_DEBT = (update(_DEBT)
              .values(balance=_DEBT.c.balance - bindparam("amount")))
 
 
-def pay_debt(session: Session, debt_id: int, amount: Decimal) -> None:
+def pay_debt(connection: Connection, debt_id: int, amount: Decimal) -> None:
     """Take ``amount`` off a debt with one guarded ``UPDATE`` (never read-modify-write): if the
     balance no longer covers it, another vend paid it meanwhile and this one must not."""
-    done = session.connection().execute(_PAY_DEBT, {"debt_id": debt_id, "amount": amount})
+    done = connection.execute(_PAY_DEBT, {"debt_id": debt_id, "amount": amount})
     if done.rowcount != 1:
         raise ConflictError("debt_changed", f"debt {debt_id} changed during the vend; retry")
 
@@ -374,12 +374,11 @@ _INSERT_PRICING, _INSERT_COLLECTION, _INSERT_PAYMENT, _INSERT_FBE = (
     insert(_VP), insert(_CC), insert(_DP), insert(_FBE))
 
 
-def record_vend(session: Session, vend_id: int, meter_id: int, priced: PricedVend) -> None:
+def record_vend(connection: Connection, vend_id: int, meter_id: int, priced: PricedVend) -> None:
     """Remember what the engine says must be remembered, in the vend's unit of work: the
     block counter and carry, the charges collected (unique per meter and period), the debt
     payments (balances reduced) and the FBE issue (unique per meter and period)."""
     quote = priced.quote
-    connection = session.connection()
     connection.execute(_INSERT_PRICING, {
         "vend_id": vend_id, "meter_id": meter_id, "tariff_code": quote.tariff_code,
         "tariff_version": quote.tariff_version, "block_period_key": quote.block_period_key,
@@ -392,16 +391,16 @@ def record_vend(session: Session, vend_id: int, meter_id: int, priced: PricedVen
     if collections:
         connection.execute(_INSERT_COLLECTION, collections)
     for debt_id, amount in quote.debt_payments:
-        pay_debt(session, int(debt_id), amount)
+        pay_debt(connection, int(debt_id), amount)
         connection.execute(_INSERT_PAYMENT, {"vend_id": vend_id, "debt_id": int(debt_id),
                                              "amount": amount})
     if quote.fbe_kwh > 0 and quote.fbe_period_key is not None:
-        record_fbe(session, vend_id, meter_id, quote.fbe_period_key, quote.fbe_kwh)
+        record_fbe(connection, vend_id, meter_id, quote.fbe_period_key, quote.fbe_kwh)
 
 
-def record_fbe(session: Session, vend_id: int, meter_id: int, period_key: str,
+def record_fbe(connection: Connection, vend_id: int, meter_id: int, period_key: str,
                kwh: Decimal) -> None:
-    session.connection().execute(_INSERT_FBE, {"meter_id": meter_id, "period_key": period_key,
+    connection.execute(_INSERT_FBE, {"meter_id": meter_id, "period_key": period_key,
                                                "vend_id": vend_id, "kwh": kwh})
 
 
@@ -428,7 +427,7 @@ def undo_vend(session: Session, vend_row: Vend) -> dict[str, Any]:
     connection = session.connection()
     connection.execute(_LOCK_METER, {"meter_id": vend_row.meter_id}).scalar_one()
     connection.execute(update(_M).where(_M.c.id == vend_row.meter_id),
-                       {"carried_credit": carried_credit(session, vend_row.meter_id)})
+                       {"carried_credit": carried_credit(connection, vend_row.meter_id)})
     return {"debt_payments": [{"debt_id": p.debt_id, "amount": str(p.amount)}
                               for p in payments],
             "charges": charges, "fbe_periods": fbe}

@@ -137,9 +137,9 @@ def test_a_debt_balance_never_pays_twice(ctx: ServiceContext, world: PricingWorl
     another meter of the customer would meet if it had read the balance before a commit)."""
     debt = add_debt(ctx, account=world.account("debt"), amount="10.00", description="x",
                     actor=ADMIN)
-    pricing.pay_debt(ctx.session, debt.id, Decimal("6.00"))
+    pricing.pay_debt(ctx.session.connection(), debt.id, Decimal("6.00"))
     with pytest.raises(ConflictError) as refused:
-        pricing.pay_debt(ctx.session, debt.id, Decimal("6.00"))
+        pricing.pay_debt(ctx.session.connection(), debt.id, Decimal("6.00"))
     assert refused.value.code == "debt_changed"
     assert ctx.session.scalars(select(Debt.balance)).one() == Decimal("4.00")
     ctx.session.rollback()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import insert
+from sqlalchemy import Connection, insert
 from sqlalchemy.orm import Session
 
 from ..models import AuditEntry
@@ -15,7 +15,7 @@ _INSERT = insert(AuditEntry.__table__)
 
 
 def record(
-    session: Session,
+    target: Session | Connection,
     actor: Actor | str,
     action: str,
     entity: str,
@@ -24,8 +24,10 @@ def record(
     before: dict[str, Any] | None = None,
     after: dict[str, Any] | None = None,
 ) -> None:
-    """One ``INSERT`` on the session's connection, at once (not queued for the ORM's flush):
-    an entry is a plain append, and vends write one on their hot path."""
-    session.connection().execute(_INSERT, {
+    """One ``INSERT`` on the session's connection (or on ``target`` itself, a connection in
+    a transaction), at once, not queued for the ORM's flush: an entry is a plain append, and
+    vends write one on their hot path."""
+    connection = target if isinstance(target, Connection) else target.connection()
+    connection.execute(_INSERT, {
         "actor": str(actor), "action": action, "entity": entity, "entity_id": str(entity_id),
         "before": before, "after": after})

@@ -121,7 +121,8 @@ def engineering_token(
     specs = _specs(kind, params, number)
     session = ctx.session
     try:
-        meter = lock_meter_state(session, number)
+        connection = session.connection()
+        meter = lock_meter_state(connection, number)
         # Under the lock: a duplicate for this meter that committed while we waited is seen.
         if (replay := replayed(session, actor, rid, body_hash)) is not None:
             return replay
@@ -133,13 +134,13 @@ def engineering_token(
             to_krn = _int_param(params, "to_krn", 1, 15,
                                 default=meter.current_krn or meter.krn)
             to_ti = _int_param(params, "to_ti", 0, 99, default=meter.ti)
-            plan = plan_key(session, meter, at, to_krn=to_krn, to_ti=to_ti)
+            plan = plan_key(connection, meter, at, to_krn=to_krn, to_ti=to_ti)
             if not plan.due:
                 raise BusinessRuleError("same_key", "the meter is already on that key")
         else:
-            plan = plan_key(session, meter, at)
+            plan = plan_key(connection, meter, at)
         answer = issue_tokens(
-            session, ctx.security, meter, plan, specs,
+            connection, ctx.security, meter, plan, specs,
             Issue(kind=VendKind.KEY_CHANGE if kind is EngineeringKind.KEY_CHANGE
                   else VendKind.ENGINEERING, actor=actor, request_id=rid,
                   request_hash=body_hash, details={"engineering": kind.value, "params": params}),

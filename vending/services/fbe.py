@@ -59,25 +59,26 @@ def fbe_request(ctx: ServiceContext, *, meter_number: str, request_id: str,
     body_hash = request_hash({"op": "fbe", "meter_number": number})
     session = ctx.session
     try:
-        meter = lock_meter_state(session, number)
+        connection = session.connection()
+        meter = lock_meter_state(connection, number)
         if (replay := replayed(session, actor, rid, body_hash)) is not None:
             return replay
         if meter.status is not MeterStatus.ACTIVE:
             raise BusinessRuleError("meter_blocked", f"meter {number} is blocked")
         at = ctx.now()
-        tariff = pricing.meter_tariff(session, meter, at,
+        tariff = pricing.meter_tariff(connection, meter, at,
                                       default_tariff=ctx.policy.default_tariff)
-        state = pricing.purchase_state(session, meter, tariff, at, lock=True)
+        state = pricing.purchase_state(connection, meter, tariff, at, lock=True)
         kwh = fbe_due(tariff, state)
         period = tariff.fbe_period_key(at)
         if kwh <= 0 or period is None:
             raise BusinessRuleError(
                 "fbe_not_due", f"no free basic electricity is due to meter {number} now")
-        plan = plan_key(session, meter, at)
+        plan = plan_key(connection, meter, at)
         line = BreakdownLine("fbe", "Free basic electricity", Decimal(0), kwh=kwh
                              ).to_json(tariff.minor_unit)
         answer = issue_tokens(
-            session, ctx.security, meter, plan, [fbe_token_spec(kwh)],
+            connection, ctx.security, meter, plan, [fbe_token_spec(kwh)],
             Issue(kind=VendKind.FBE, actor=actor, request_id=rid, request_hash=body_hash,
                   amount=Decimal(0), tariff_code=tariff.code, tariff_version=tariff.version,
                   breakdown=[line], details={"fbe": {"kwh": format(kwh, "f"),
@@ -85,7 +86,7 @@ def fbe_request(ctx: ServiceContext, *, meter_number: str, request_id: str,
             at,
         )
         assert answer.vend_id is not None
-        pricing.record_fbe(session, answer.vend_id, meter.id, period, kwh)
+        pricing.record_fbe(connection, answer.vend_id, meter.id, period, kwh)
         session.commit()
         return answer
     except IntegrityError:

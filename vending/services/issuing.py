@@ -157,7 +157,7 @@ def _insert_vend(connection: Connection, values: dict[str, Any]) -> tuple[int, i
 
 
 def issue_tokens(
-    session: Session,
+    connection: Connection,
     security: SecurityModule,
     meter: MeterState,
     plan: KeyPlan | None,
@@ -170,7 +170,6 @@ def issue_tokens(
     its tokens and the audit entries. Returns the answer of the new vend.
 
     ``plan`` is None only for tokens that need no key (Class 1 tests)."""
-    connection = session.connection()
     lines: list[TokenLine] = []
     stored_units: list[Decimal | None] = []  # None: the token carries no credit
     moves = key_move(meter, plan) if plan is not None else {}
@@ -221,11 +220,11 @@ def issue_tokens(
             for position, line in enumerate(lines)])
     if moves:
         after = {**meter.key_state(), **moves, "last_tid": last_tid}
-        audit.record(session, issue.actor, "meter.key_changed", "meter", meter.meter_number,
+        audit.record(connection, issue.actor, "meter.key_changed", "meter", meter.meter_number,
                      before=meter.key_state(),
                      after=after | {"reasons": list(plan.reasons) if plan else [],
                                     "vend_id": vend_id})
-    audit.record(session, issue.actor, f"vend.{issue.kind.value}", "vend", vend_id,
+    audit.record(connection, issue.actor, f"vend.{issue.kind.value}", "vend", vend_id,
                  after={"receipt_no": receipt_no, "meter_number": meter.meter_number,
                         "amount": str(issue.amount), "units_kwh": str(units),
                         "tokens": [line.type for line in lines],

@@ -19,7 +19,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Row, and_, bindparam, func, select
+from sqlalchemy import Connection, Row, and_, bindparam, func, select
 from sqlalchemy.orm import Session
 
 import tokens
@@ -142,7 +142,7 @@ def _meter_state(row: Row[Any] | None, meter_number: str) -> MeterState:
     )
 
 
-def lock_meter_state(session: Session, meter_number: str, *, client_ref: str | None = None,
+def lock_meter_state(connection: Connection, meter_number: str, *, client_ref: str | None = None,
                      request_id: str | None = None) -> MeterState:
     """The meter with its supply group, customer and current vending key, its row locked
     for the rest of the transaction (``FOR UPDATE OF meters`` only: the shared supply group
@@ -154,24 +154,24 @@ def lock_meter_state(session: Session, meter_number: str, *, client_ref: str | N
     before any wait for the lock, so a duplicate that commits during the wait is not seen
     here; it is caught by the unique (client_ref, request_id) constraint at the insert, and
     the service then answers with the winner's vend."""
-    row = session.connection().execute(_METER_STATE_LOCKED, {
+    row = connection.execute(_METER_STATE_LOCKED, {
         "meter_number": meter_number, "client_ref": client_ref,
         "request_id": request_id}).first()
     return _meter_state(row, meter_number)
 
 
-def find_meter_state(session: Session, meter_number: str) -> MeterState:
+def find_meter_state(connection: Connection, meter_number: str) -> MeterState:
     """:func:`lock_meter_state` without the lock (confirmations and trial vends)."""
-    row = session.connection().execute(_METER_STATE, {
+    row = connection.execute(_METER_STATE, {
         "meter_number": meter_number, "client_ref": None, "request_id": None}).first()
     return _meter_state(row, meter_number)
 
 
-def key_ref(session: Session, meter: MeterState, krn: int) -> VendingKeyRef | None:
+def key_ref(connection: Connection, meter: MeterState, krn: int) -> VendingKeyRef | None:
     """The reference of the meter's supply group's key ``krn`` (None if not loaded)."""
     if krn == meter.krn:
         return meter.key
-    row = session.connection().execute(
+    row = connection.execute(
         select(*_KEY_COLUMNS).where(_VK.c.supply_group_id == meter.supply_group_id,
                                     _VK.c.krn == krn)).first()
     return None if row is None else _key_ref(meter.sgc, row)
@@ -242,7 +242,7 @@ def _tid_problem(meter: MeterState, at: datetime) -> str | None:
 
 
 def plan_key(
-    session: Session, meter: MeterState, at: datetime, *, to_krn: int | None = None,
+    connection: Connection, meter: MeterState, at: datetime, *, to_krn: int | None = None,
     to_ti: int | None = None,
 ) -> KeyPlan:
     """What key the meter holds and whether it must change before a TID-bearing token.
@@ -268,7 +268,7 @@ def plan_key(
         reasons.append(problem)
     if not reasons:
         return KeyPlan(current=current)
-    target = key_ref(session, meter, target_krn)
+    target = key_ref(connection, meter, target_krn)
     if target is None:
         raise KeyChangeImpossibleError(
             "no_vending_key", f"no vending key is loaded for SGC {sgc} KRN {target_krn}"

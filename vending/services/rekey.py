@@ -91,13 +91,14 @@ def rekey_meter(
         if existing is not None:
             return RekeyResult(meter_number, RekeyOutcome.RECORDED,
                                VendAnswer.from_vend(existing, replayed=True))
-        meter = lock_meter_state(session, meter_number)
+        connection = session.connection()
+        meter = lock_meter_state(connection, meter_number)
         if meter.krn == to_krn and meter.base_date == int(to_base_date):
             return RekeyResult(meter_number, RekeyOutcome.CURRENT)
         at = ctx.now()
-        plan = plan_key(session, meter, at, to_krn=to_krn)
+        plan = plan_key(connection, meter, at, to_krn=to_krn)
         answer = issue_tokens(
-            session, ctx.security, meter, plan, [],
+            connection, ctx.security, meter, plan, [],
             Issue(kind=VendKind.REKEY, actor=CAMPAIGN_ACTOR, request_id=rid,
                   request_hash=body_hash,
                   details={"from": {"krn": plan.current.krn,

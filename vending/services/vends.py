@@ -69,12 +69,13 @@ def confirm_meter(ctx: ServiceContext, meter_number: str) -> MeterConfirmation:
     number = validate_meter_number(meter_number)
     session = ctx.session
     try:
-        meter = find_meter_state(session, number)
-        low, high = pricing.vend_limits(session, meter, ctx.now(),
+        connection = session.connection()
+        meter = find_meter_state(connection, number)
+        low, high = pricing.vend_limits(connection, meter, ctx.now(),
                                         default_tariff=ctx.policy.default_tariff,
                                         low=ctx.policy.min_amount, high=ctx.policy.max_amount)
         try:
-            plan = plan_key(session, meter, ctx.now())
+            plan = plan_key(connection, meter, ctx.now())
             due, reasons, keys_ok = plan.due, plan.reasons, True
         except BusinessRuleError as exc:
             due, reasons, keys_ok = True, (exc.code,), False
@@ -117,13 +118,14 @@ def trial_vend(ctx: ServiceContext, *, meter_number: str, amount: object) -> Ven
     value = parse_amount(amount, ctx.policy.currency_decimals)
     session = ctx.session
     try:
-        meter = find_meter_state(session, number)
+        connection = session.connection()
+        meter = find_meter_state(connection, number)
         if meter.status is not MeterStatus.ACTIVE:
             raise BusinessRuleError("meter_blocked", f"meter {number} is blocked")
         _check_limits(ctx, value)
         at = ctx.now()
-        plan = plan_key(session, meter, at)
-        quote = pricing.price_vend(session, meter, value, at,
+        plan = plan_key(connection, meter, at)
+        quote = pricing.price_vend(connection, meter, value, at,
                                    default_tariff=ctx.policy.default_tariff, lock=False)
         units = _units_for(quote)
         return VendAnswer(
@@ -155,7 +157,8 @@ def vend(
     body_hash = request_hash({"op": "vend", "meter_number": number, "amount": str(canonical)})
     session = ctx.session
     try:
-        meter = lock_meter_state(session, number, client_ref=actor.ref, request_id=rid)
+        connection = session.connection()
+        meter = lock_meter_state(connection, number, client_ref=actor.ref, request_id=rid)
         if meter.replay_id is not None and \
                 (replay := replayed(session, actor, rid, body_hash)) is not None:
             return replay
@@ -163,14 +166,14 @@ def vend(
             raise BusinessRuleError("meter_blocked", f"meter {number} is blocked")
         _check_limits(ctx, value)
         at = ctx.now()
-        plan = plan_key(session, meter, at)
-        quote = pricing.price_vend(session, meter, value, at,
+        plan = plan_key(connection, meter, at)
+        quote = pricing.price_vend(connection, meter, value, at,
                                    default_tariff=ctx.policy.default_tariff, lock=True)
         specs = [_credit_spec(_units_for(quote))]
         if quote.fbe_kwh > 0:  # the first vend of the FBE period carries it, as its own token
             specs.append(fbe_token_spec(quote.fbe_kwh))
         answer = issue_tokens(
-            session, ctx.security, meter, plan, specs,
+            connection, ctx.security, meter, plan, specs,
             Issue(kind=VendKind.CREDIT, actor=actor, request_id=rid, request_hash=body_hash,
                   amount=quote.total, tariff_code=quote.tariff_code,
                   tariff_version=quote.tariff_version, breakdown=quote.breakdown(),
@@ -178,7 +181,7 @@ def vend(
             at,
         )
         assert answer.vend_id is not None
-        pricing.record_vend(session, answer.vend_id, meter.id, quote)
+        pricing.record_vend(connection, answer.vend_id, meter.id, quote)
         if on_issue is not None:
             on_issue(session, answer)  # last: a row it locks is held only for the commit
         session.commit()

@@ -370,21 +370,26 @@ def give_back_debt(session: Session, debt_id: int, amount: Decimal) -> None:
     )
 
 
-_INSERT_PRICING, _INSERT_COLLECTION, _INSERT_PAYMENT, _INSERT_FBE = (
-    insert(_VP), insert(_CC), insert(_DP), insert(_FBE))
+_INSERT_COLLECTION, _INSERT_PAYMENT, _INSERT_FBE = insert(_CC), insert(_DP), insert(_FBE)
+
+
+def pricing_row(priced: PricedVend) -> dict[str, Any]:
+    """The ``vend_pricing`` row of a priced vend (without its ids): the block counter and the
+    carry. It is written with the vend itself (``Issue.pricing``)."""
+    quote = priced.quote
+    return {"tariff_code": quote.tariff_code, "tariff_version": quote.tariff_version,
+            "block_period_key": quote.block_period_key, "energy_kwh": quote.units_kwh,
+            "carried_in": quote.carried_in, "remainder": quote.remainder,
+            "amount": quote.amount, "total": quote.total, "tax": quote.tax,
+            "fbe_kwh": quote.fbe_kwh}
 
 
 def record_vend(connection: Connection, vend_id: int, meter_id: int, priced: PricedVend) -> None:
-    """Remember what the engine says must be remembered, in the vend's unit of work: the
-    block counter and carry, the charges collected (unique per meter and period), the debt
-    payments (balances reduced) and the FBE issue (unique per meter and period)."""
+    """Remember the rest of what the engine says must be remembered, in the vend's unit of
+    work (the pricing row itself is written with the vend): the charges collected (unique
+    per meter and period), the debt payments (balances reduced) and the FBE issue (unique per
+    meter and period). A flat tariff writes nothing here."""
     quote = priced.quote
-    connection.execute(_INSERT_PRICING, {
-        "vend_id": vend_id, "meter_id": meter_id, "tariff_code": quote.tariff_code,
-        "tariff_version": quote.tariff_version, "block_period_key": quote.block_period_key,
-        "energy_kwh": quote.units_kwh, "carried_in": quote.carried_in,
-        "remainder": quote.remainder, "amount": quote.amount, "total": quote.total,
-        "tax": quote.tax, "fbe_kwh": quote.fbe_kwh})
     collections = [{"meter_id": meter_id, "collected_key": charge.collected_key,
                     "vend_id": vend_id, "amount": charge.amount}
                    for charge in quote.charges if charge.collected_key is not None]

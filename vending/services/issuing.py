@@ -14,37 +14,20 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, func, insert, select, update
+from sqlalchemy import Connection, bindparam, select
 from sqlalchemy.orm import Session
 
 import tokens
 
 from ..errors import BusinessRuleError, ConflictError, InvalidInputError
-from ..models import Counter, IssuedToken, Meter, TokenType, Vend, VendKind, VendStatus
+from ..models import TokenType, Vend, VendKind, VendStatus
 from ..security_module import MeterKeyRef, SecurityModule
-from . import audit
 from .answers import TokenLine, VendAnswer
 from .context import Actor
 from .keystate import KeyPlan, MeterState, key_move
+from .vend_rows import TokenRow, write_issue
 
-RECEIPT_COUNTER = "receipt_no"
-
-
-_COUNTERS = Counter.__table__
-_BUMP_COUNTER = (update(_COUNTERS).where(_COUNTERS.c.name == bindparam("counter"))
-                 .values(value=_COUNTERS.c.value + 1).returning(_COUNTERS.c.value))
-_NEXTVAL = select(func.nextval("receipt_no_seq"))
-
-
-def next_receipt_no(connection: Connection) -> int:
-    """The next receipt number: a PostgreSQL sequence, or on SQLite a counter row bumped with
-    one ``UPDATE ... RETURNING`` in the caller's transaction (held under its write lock)."""
-    if connection.dialect.name == "postgresql":
-        return int(connection.execute(_NEXTVAL).scalar_one())
-    value = connection.execute(_BUMP_COUNTER, {"counter": RECEIPT_COUNTER}).scalar_one_or_none()
-    if value is None:
-        raise RuntimeError("receipt counter row is missing; run the migrations")
-    return int(value)
+_ZERO_KWH = Decimal(0)
 
 
 def allocate_tid(base_date: int, last_tid: int, at: datetime) -> int:
@@ -134,26 +117,8 @@ class Issue:
     breakdown: Sequence[dict[str, Any]] = ()
     remainder: Decimal = Decimal(0)
     details: dict[str, Any] | None = None
-
-
-_VENDS, _TOKENS, _METERS = Vend.__table__, IssuedToken.__table__, Meter.__table__
-_INSERT_VEND = insert(_VENDS)
-_INSERT_VEND_PG = insert(_VENDS).values(receipt_no=func.nextval("receipt_no_seq")).returning(
-    _VENDS.c.id, _VENDS.c.receipt_no)
-_INSERT_TOKEN = insert(_TOKENS)
-_ZERO_KWH = Decimal(0)
-
-
-def _insert_vend(connection: Connection, values: dict[str, Any]) -> tuple[int, int]:
-    """Insert the vend row; returns (id, receipt_no). On PostgreSQL the receipt number is
-    drawn from its sequence inside the same ``INSERT ... RETURNING`` (one round trip)."""
-    if connection.dialect.name == "postgresql":
-        row = connection.execute(_INSERT_VEND_PG, values).one()
-        return int(row.id), int(row.receipt_no)
-    receipt_no = next_receipt_no(connection)
-    vend_id = connection.execute(_INSERT_VEND.values(receipt_no=receipt_no),
-                                 values).inserted_primary_key[0]
-    return int(vend_id), receipt_no
+    # The vend_pricing row of a priced credit vend (vending.pricing.pricing_row), or None.
+    pricing: dict[str, Any] | None = None
 
 
 def issue_tokens(
@@ -166,8 +131,8 @@ def issue_tokens(
     at: datetime,
 ) -> VendAnswer:
     """Issue the key-change set of ``plan`` (if any) and then ``specs``; record it all with
-    explicit statements: one ``UPDATE`` of the meter row, one ``INSERT`` each for the vend,
-    its tokens and the audit entries. Returns the answer of the new vend.
+    explicit statements (:func:`.vend_rows.write_issue`): the meter row's update, the vend,
+    its tokens, the audit entries and the pricing record. Returns the answer of the new vend.
 
     ``plan`` is None only for tokens that need no key (Class 1 tests)."""
     lines: list[TokenLine] = []
@@ -197,38 +162,34 @@ def issue_tokens(
     meter_values: dict[str, Any] = {**moves, "last_tid": last_tid}
     if issue.kind is VendKind.CREDIT:  # the carry the next credit vend spends first
         meter_values["carried_credit"] = issue.remainder
-    connection.execute(update(_METERS).where(_METERS.c.id == meter.id), meter_values)
     units = tokens.quantity_from_units(units_total)
     breakdown = list(issue.breakdown)
     details = dict(issue.details or {})
-    vend_id, receipt_no = _insert_vend(connection, {
-        "kind": issue.kind, "status": VendStatus.ISSUED, "meter_id": meter.id,
-        "client_ref": issue.actor.ref, "request_id": issue.request_id,
-        "request_hash": issue.request_hash, "actor": issue.actor.ref, "amount": issue.amount,
-        "units_kwh": units, "tariff_code": issue.tariff_code,
-        "tariff_version": issue.tariff_version, "breakdown": breakdown,
-        "remainder": issue.remainder, "details": details, "created_at": at,
-    })
-    if lines:
-        connection.execute(_INSERT_TOKEN, [
-            {"vend_id": vend_id, "position": position, "meter_id": meter.id,
-             "type": TokenType(line.type), "token": line.token,
-             "units_kwh": stored_units[position], "tid": line.tid,
-             # key-change tokens are made under the old key, the others under the new one
-             "krn": meter.krn if line.type == "key_change" else krn,
-             "base_date": meter.base_date if line.type == "key_change" else base_date}
-            for position, line in enumerate(lines)])
+    key_change_audit = None
     if moves:
-        after = {**meter.key_state(), **moves, "last_tid": last_tid}
-        audit.record(connection, issue.actor, "meter.key_changed", "meter", meter.meter_number,
-                     before=meter.key_state(),
-                     after=after | {"reasons": list(plan.reasons) if plan else [],
-                                    "vend_id": vend_id})
-    audit.record(connection, issue.actor, f"vend.{issue.kind.value}", "vend", vend_id,
-                 after={"receipt_no": receipt_no, "meter_number": meter.meter_number,
-                        "amount": str(issue.amount), "units_kwh": str(units),
-                        "tokens": [line.type for line in lines],
-                        "tids": [line.tid for line in lines if line.tid is not None]})
+        key_change_audit = (meter.key_state(),
+                            {**meter.key_state(), **moves, "last_tid": last_tid,
+                             "reasons": list(plan.reasons) if plan else []},
+                            meter.meter_number)
+    vend_id, receipt_no = write_issue(
+        connection, meter_id=meter.id, meter_values=meter_values,
+        vend={"kind": issue.kind, "status": VendStatus.ISSUED, "meter_id": meter.id,
+              "client_ref": issue.actor.ref, "request_id": issue.request_id,
+              "request_hash": issue.request_hash, "actor": issue.actor.ref,
+              "amount": issue.amount, "units_kwh": units, "tariff_code": issue.tariff_code,
+              "tariff_version": issue.tariff_version, "breakdown": breakdown,
+              "remainder": issue.remainder, "details": details, "created_at": at},
+        tokens=[TokenRow(
+            type=line.type, token=line.token, units_kwh=stored_units[position], tid=line.tid,
+            # key-change tokens are made under the old key, the others under the new one
+            krn=meter.krn if line.type == "key_change" else krn,
+            base_date=meter.base_date if line.type == "key_change" else base_date)
+            for position, line in enumerate(lines)],
+        actor=issue.actor,
+        vend_audit={"meter_number": meter.meter_number, "amount": str(issue.amount),
+                    "units_kwh": str(units), "tokens": [line.type for line in lines],
+                    "tids": [line.tid for line in lines if line.tid is not None]},
+        pricing=issue.pricing, key_change_audit=key_change_audit)
     return VendAnswer(
         vend_id=vend_id, receipt_no=receipt_no, kind=issue.kind.value,
         meter_number=meter.meter_number, amount=issue.amount, units_kwh=units,

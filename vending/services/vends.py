@@ -177,7 +177,8 @@ def vend(
             Issue(kind=VendKind.CREDIT, actor=actor, request_id=rid, request_hash=body_hash,
                   amount=quote.total, tariff_code=quote.tariff_code,
                   tariff_version=quote.tariff_version, breakdown=quote.breakdown(),
-                  remainder=quote.remainder, details=quote.details()),
+                  remainder=quote.remainder, details=quote.details(),
+                  pricing=pricing.pricing_row(quote)),
             at,
         )
         assert answer.vend_id is not None

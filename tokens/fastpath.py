@@ -19,7 +19,7 @@ the general path, which writes the error. The answer of a line that succeeds her
 text the general path writes; ``tests/tokens/test_tokens_fastpath.py`` checks both on
 generated and mutated records.
 
-Validation is not duplicated: the key goes through the library's own :func:`derive_key` /
+Validation is not duplicated: the key goes through the library's own :func:`derive_key_bytes` /
 :meth:`DecoderKey.from_hex` and the token through :func:`encode_raw`, with typed values.
 """
 
@@ -35,7 +35,7 @@ from .keys import (
     Dkga,
     EncryptionAlgorithm,
     KeyType,
-    derive_key,
+    derive_key_bytes,
     make_cipher,
 )
 from .sta import StaTables
@@ -47,8 +47,11 @@ _CACHE_LIMIT = 256  # key set-ups kept, as in the general path's KeyResolver
 _WS = "[ \t\n\r]*+"
 
 
-def _members(*members: tuple[str, str]) -> str:
-    """``{"name": value, ...}`` with JSON whitespace around every token."""
+def _object(members: list[tuple[str, str]], strict: bool) -> str:
+    """``{"name": value, ...}``: strict as json.dumps writes it (``", "`` and ``": "``), else
+    with JSON whitespace around every token."""
+    if strict:
+        return r"\{" + ", ".join(f'"{name}": {value}' for name, value in members) + r"\}"
     body = f"{_WS},".join(f'{_WS}"{name}"{_WS}:{_WS}{value}' for name, value in members)
     return rf"\{{{body}{_WS}\}}"
 
@@ -58,37 +61,42 @@ _EA = r'"(07|09|11)"'
 # id: an integer that is its own canonical text (str(int(text)) == text), or a string that
 # JSON encodes back verbatim (no escapes, no control characters)
 _ID = r'(0|-?[1-9][0-9]{0,17}|"[^"\\\x00-\x1f]*")'
+_READY_KEY = [("decoder_key", _HEX), ("ea", _EA)]
+_DERIVATION = [
+    ("dkga", '"(02|04)"'),
+    ("vending_key", _HEX),
+    ("pan", '"([0-9]{18})"'),
+    ("kt", "([0-3])"),
+    ("sgc", '"([0-9]{6})"'),
+    ("ti", "(0|[1-9][0-9]?)"),
+    ("krn", "([1-9]|1[0-5])"),
+    ("base_date", "(1993|2014|2035)"),
+    ("ea", _EA),
+]
 
 
-def _record(key: str) -> re.Pattern[str]:
-    """A whole line: the record with the key object ``key`` (captured whole, as group 2)."""
-    return re.compile(
-        _WS
-        + _members(
-            ("id", _ID),
-            ("key", f"({key})"),
-            ("class", "([0-3])"),
-            ("subclass", "([0-9]|1[0-5])"),
-            ("payload", r'"([0-9a-fA-F]{11})"'),
+def _records(key: list[tuple[str, str]]) -> tuple[re.Pattern[str], re.Pattern[str]]:
+    """A whole line, the record with the key object ``key`` (captured whole, as group 2): as
+    json.dumps writes it (tried first: cheaper to match) and with any JSON whitespace. The
+    first matches a subset of the second's lines, with the same groups."""
+    patterns = []
+    for strict in (True, False):
+        record = _object(
+            [
+                ("id", _ID),
+                ("key", f"({_object(key, strict)})"),
+                ("class", "([0-3])"),
+                ("subclass", "([0-9]|1[0-5])"),
+                ("payload", r'"([0-9a-fA-F]{11})"'),
+            ],
+            strict,
         )
-        + _WS
-    )
+        patterns.append(re.compile(record + "\n?" if strict else _WS + record + _WS))
+    return patterns[0], patterns[1]
 
 
-_READY_RECORD = _record(_members(("decoder_key", _HEX), ("ea", _EA)))
-_DERIVATION_RECORD = _record(
-    _members(
-        ("dkga", '"(02|04)"'),
-        ("vending_key", _HEX),
-        ("pan", '"([0-9]{18})"'),
-        ("kt", "([0-3])"),
-        ("sgc", '"([0-9]{6})"'),
-        ("ti", "(0|[1-9][0-9]?)"),
-        ("krn", "([1-9]|1[0-5])"),
-        ("base_date", "(1993|2014|2035)"),
-        ("ea", _EA),
-    )
-)
+_READY_RECORD, _READY_RECORD_WS = _records(_READY_KEY)
+_DERIVATION_RECORD, _DERIVATION_RECORD_WS = _records(_DERIVATION)
 _DKGA = {d.value: d for d in Dkga}
 _EAS = {ea.value: ea for ea in EncryptionAlgorithm}
 _KEY_TYPES = {str(int(kt)): kt for kt in KeyType}
@@ -106,30 +114,35 @@ class FastEncoder:
         self._ciphers: dict[str, BlockCipher] = {}
 
     def __call__(self, line: str) -> str | None:
-        match = _READY_RECORD.fullmatch(line)
+        match = _READY_RECORD.fullmatch(line) or _READY_RECORD_WS.fullmatch(line)
         try:
             if match is not None:
                 record_id, key_text, hex_key, ea, token_class, subclass, payload = match.groups()
-                cipher = self._ciphers.get(key_text) or self._cache(
-                    key_text, DecoderKey.from_hex(hex_key, _EAS[ea])
-                )
+                cipher = self._ciphers.get(key_text)
+                if cipher is None:
+                    decoder_key = DecoderKey.from_hex(hex_key, _EAS[ea])
+                    cipher = self._cache(key_text, decoder_key.key, decoder_key.ea)
             else:
-                match = _DERIVATION_RECORD.fullmatch(line)
+                match = _DERIVATION_RECORD.fullmatch(line) or _DERIVATION_RECORD_WS.fullmatch(line)
                 if match is None:
                     return None
                 (record_id, key_text, dkga, vending_key, pan, kt, sgc, ti, krn, base_date, ea,
                  token_class, subclass, payload) = match.groups()
-                cipher = self._ciphers.get(key_text) or self._cache(key_text, derive_key(
-                    _DKGA[dkga], bytes.fromhex(vending_key), pan, _KEY_TYPES[kt], sgc,
-                    _SMALL_INTS[ti], _SMALL_INTS[krn], _BASE_DATES[base_date], _EAS[ea],
-                ))
+                cipher = self._ciphers.get(key_text)
+                if cipher is None:
+                    ea_ = _EAS[ea]
+                    key = derive_key_bytes(
+                        _DKGA[dkga], bytes.fromhex(vending_key), pan, _KEY_TYPES[kt], sgc,
+                        _SMALL_INTS[ti], _SMALL_INTS[krn], _BASE_DATES[base_date], ea_,
+                    )
+                    cipher = self._cache(key_text, key, ea_)
             token = encode_raw(int(token_class), int(subclass), int(payload, 16), cipher)
         except (StsError, ValueError):
             return None  # the general path writes the error
         return f'{{"id": {record_id}, "token": "{token}"}}'
 
-    def _cache(self, key_text: str, decoder_key: DecoderKey) -> BlockCipher:
-        cipher = make_cipher(decoder_key.key, decoder_key.ea, self.tables)
+    def _cache(self, key_text: str, key: bytes, ea: EncryptionAlgorithm) -> BlockCipher:
+        cipher = make_cipher(key, ea, self.tables)
         if len(self._ciphers) >= _CACHE_LIMIT:
             self._ciphers.clear()
         self._ciphers[key_text] = cipher

@@ -197,10 +197,11 @@ def validate_derivation(
     krn: object, base_date: object, ea: object,
 ) -> _Derivation:
     """Check and normalise key-derivation inputs; every failure is a :class:`DecoderKeyError`."""
-    dkga_ = Dkga.parse(dkga)
-    ea_ = EncryptionAlgorithm.parse(ea)
-    kt_ = KeyType.parse(kt)
-    base_date_ = _parse_base_date(base_date)
+    # enum members pass without a call (the per-token path of bulk encoding gives members)
+    dkga_ = dkga if type(dkga) is Dkga else Dkga.parse(dkga)
+    ea_ = ea if type(ea) is EncryptionAlgorithm else EncryptionAlgorithm.parse(ea)
+    kt_ = kt if type(kt) is KeyType else KeyType.parse(kt)
+    base_date_ = base_date if type(base_date) is BaseDate else _parse_base_date(base_date)
     try:
         pan_ = validate_pan(pan)  # type: ignore[arg-type]
         sgc_ = validate_sgc(sgc)  # type: ignore[arg-type]
@@ -229,6 +230,17 @@ def derive_key(
     """Validate derivation inputs and derive the decoder key, without building a
     :class:`KeyDerivation` (the per-token path of bulk encoding)."""
     return _derive(*validate_derivation(dkga, vending_key, pan, kt, sgc, ti, krn, base_date, ea))
+
+
+def derive_key_bytes(
+    dkga: object, vending_key: object, pan: object, kt: object, sgc: object, ti: object,
+    krn: object, base_date: object, ea: object,
+) -> bytes:
+    """:func:`derive_key` without the :class:`DecoderKey` around the key bytes, for bulk paths
+    that only make a cipher of it. The bytes are key material: never log them."""
+    return _derive_bytes(
+        *validate_derivation(dkga, vending_key, pan, kt, sgc, ti, krn, base_date, ea)
+    )
 
 
 def _parse_base_date(value: object) -> BaseDate:
@@ -263,22 +275,21 @@ def dkga04_message(
     pan: str, kt: int, sgc: str, ti: int, krn: int, base_date: BaseDate, ea: EncryptionAlgorithm
 ) -> bytes:
     """The HMAC message of DKGA-04 (SPEC §6.5): length-prefixed labels and context."""
-    return _DKGA04_MESSAGE % (
-        _BASE_DATE_CODES[base_date],
-        ea.value.encode(),
-        ti,
-        sgc.encode(),
-        kt,
-        krn,
-        pan.encode(),
-        b"\x00\x00\x00\x80" if ea is EncryptionAlgorithm.EA11 else b"\x00\x00\x00\x40",
+    return _DKGA04_HEAD[base_date, ea] + _DKGA04_TAIL % (
+        ti, sgc.encode(), kt, krn, pan.encode(), _DKGA04_L[ea]
     )
 
 
 # count(4) | "04" | BD | EA | TI | 00 | count(4) | SGC | KT | KRN | PAN | L: each text field is
-# preceded by its length byte (SPEC §6.5).
-_DKGA04_MESSAGE = b"\x04\x0204\x02%s\x02%s\x02%02d\x00\x04\x06%s\x01%x\x01%x\x12%s%s"
-_BASE_DATE_CODES = {bd: bd.code.encode() for bd in BaseDate}
+# preceded by its length byte (SPEC §6.5). The head depends on the base date and the EA only.
+_DKGA04_HEAD = {
+    (bd, ea): b"\x04\x0204\x02%s\x02%s\x02" % (bd.code.encode(), ea.value.encode())
+    for bd in BaseDate
+    for ea in EncryptionAlgorithm
+}
+_DKGA04_TAIL = b"%02d\x00\x04\x06%s\x01%x\x01%x\x12%s%s"
+_DKGA04_L = {ea: b"\x00\x00\x00\x80" if ea is EncryptionAlgorithm.EA11 else b"\x00\x00\x00\x40"
+             for ea in EncryptionAlgorithm}
 
 
 def dkga04(
@@ -329,8 +340,14 @@ def _derive(
     dkga: Dkga, vending_key: bytes, pan: str, kt: KeyType, sgc: str, ti: int, krn: int,
     base_date: BaseDate, ea: EncryptionAlgorithm,
 ) -> DecoderKey:
-    if dkga is Dkga.DKGA02:
-        key = dkga02(vending_key, pan, kt, sgc, ti, krn)
-    else:
-        key = dkga04(vending_key, pan, kt, sgc, ti, krn, base_date, ea)
+    key = _derive_bytes(dkga, vending_key, pan, kt, sgc, ti, krn, base_date, ea)
     return DecoderKey._trusted(key, ea)
+
+
+def _derive_bytes(
+    dkga: Dkga, vending_key: bytes, pan: str, kt: KeyType, sgc: str, ti: int, krn: int,
+    base_date: BaseDate, ea: EncryptionAlgorithm,
+) -> bytes:
+    if dkga is Dkga.DKGA02:
+        return dkga02(vending_key, pan, kt, sgc, ti, krn)
+    return dkga04(vending_key, pan, kt, sgc, ti, krn, base_date, ea)

@@ -31,7 +31,7 @@ import json
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
-from operator import add, itemgetter
+from operator import itemgetter
 from pathlib import Path
 
 from .errors import DecoderKeyError, RangeError, is_int
@@ -298,14 +298,19 @@ class Sta:
         # the table choices of all 16 rounds, 16 bits a round (see _key_choice_tables) ...
         c0, c1, c2, c3, c4, c5, c6, c7 = tables._key_choices
         b0, b1, b2, b3, b4, b5, b6, b7 = key
-        choices = (
+        (l0, h0, l1, h1, l2, h2, l3, h3, l4, h4, l5, h5, l6, h6, l7, h7,
+         l8, h8, l9, h9, l10, h10, l11, h11, l12, h12, l13, h13, l14, h14, l15, h15) = (
             c0[b0] | c1[b1] | c2[b2] | c3[b3] | c4[b4] | c5[b5] | c6[b6] | c7[b7]
         ).to_bytes(32, "little")
         # ... and each round's eight tables, byte positions 7 down to 0: positions 7-4 chosen
-        # by the round's high choice byte, 3-0 by its low byte
-        self._enc_rounds = tuple(
-            map(add, map(tables._enc_hi.__getitem__, choices[1::2]),
-                map(tables._enc_lo.__getitem__, choices[::2]))
+        # by the round's high choice byte, 3-0 by its low byte (written out: a map() over
+        # the tables' __getitem__ costs several times more)
+        lo, hi = tables._enc_lo, tables._enc_hi
+        self._enc_rounds = (
+            hi[h0] + lo[l0], hi[h1] + lo[l1], hi[h2] + lo[l2], hi[h3] + lo[l3],
+            hi[h4] + lo[l4], hi[h5] + lo[l5], hi[h6] + lo[l6], hi[h7] + lo[l7],
+            hi[h8] + lo[l8], hi[h9] + lo[l9], hi[h10] + lo[l10], hi[h11] + lo[l11],
+            hi[h12] + lo[l12], hi[h13] + lo[l13], hi[h14] + lo[l14], hi[h15] + lo[l15],
         )
         self._dec_rounds: tuple[tuple[_HalfRound, _HalfRound], ...] | None = None  # lazily
         self._dec_last: tuple[_HalfRound, _HalfRound] | None = None

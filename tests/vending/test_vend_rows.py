@@ -17,7 +17,9 @@ from sqlalchemy import Connection, Engine, create_engine, select
 from sqlalchemy.orm import Session
 from vending_fixtures import FixedClock, TestWorld
 
+from vending.errors import BusinessRuleError
 from vending.models import (
+    ApiClient,
     AuditEntry,
     IssuedToken,
     Meter,
@@ -29,6 +31,7 @@ from vending.models import (
 )
 from vending.security_module import SoftwareSecurityModule
 from vending.services import Actor, ServiceContext, VendingPolicy
+from vending.services.api_clients import create_api_client
 from vending.services.vend_rows import TokenRow, write_each, write_in_one_statement
 
 pytestmark = pytest.mark.postgres
@@ -112,4 +115,30 @@ def test_one_statement_writes_what_one_statement_per_row_writes(
     assert written == _written(session, slow)
     assert written["meter"] == (1000 + tokens, Decimal("0.04321"))
     assert len(written["tokens"]) == tokens and (written["pricing"] is None) is not pricing
+    session.close()
+
+
+@pytest.mark.parametrize("write", [write_in_one_statement, write_each])
+def test_the_vendor_float_pays_with_the_vend_or_nothing_is_written(
+        pg: Connection, security: SoftwareSecurityModule, write: Any) -> None:
+    session = Session(bind=pg, join_transaction_mode="create_savepoint",
+                      expire_on_commit=False)
+    ctx = ServiceContext(session=session, security=security, policy=VendingPolicy(),
+                         clock=FixedClock(AT))
+    world = TestWorld.build(ctx)
+    client = create_api_client(ctx, name="float", scopes="vend", actor=ACTOR,
+                               vendor_credit="75.00")
+    meter = world.meter("current").id
+    connection = session.connection()
+    write(connection, **_issue(meter, "paid", tokens=1, pricing=True), debit_client=client.id)
+    balance = select(ApiClient.vendor_credit).where(ApiClient.id == client.id)
+    assert connection.execute(balance).scalar_one() == Decimal("25.00")
+    savepoint = connection.begin_nested()
+    with pytest.raises(BusinessRuleError) as refused:  # 50.00 more than the 25.00 left
+        write(connection, **_issue(world.meter("second").id, "unpaid", tokens=1,
+                                   pricing=True), debit_client=client.id)
+    assert refused.value.code == "vendor_credit_exhausted"
+    savepoint.rollback()
+    assert connection.execute(balance).scalar_one() == Decimal("25.00")
+    assert session.scalars(select(Vend.request_id)).all() == ["paid"]
     session.close()

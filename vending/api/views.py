@@ -24,7 +24,6 @@ from ..services.api_clients import (
     Scope,
     client_status,
     credit_back,
-    debit_vendor_credit,
     vend_client_ref,
 )
 from ..services.readings import Reading, record_readings
@@ -94,7 +93,7 @@ def post_vend(ctx: ServiceContext, client: ClientIdentity, body: dict[str, Any]
     float in the vend's own transaction."""
     answer = vend(ctx, meter_number=body["meter_number"], amount=body["amount"],
                   request_id=body["request_id"], actor=client.actor,
-                  on_issue=debit_vendor_credit(client))
+                  vendor_float=client.id if client.has_float else None)
     return (200 if answer.replayed else 201), _with_currency(ctx, answer.as_json())
 
 

@@ -1,7 +1,8 @@
 """API clients of the bank vend API: creation (the key is shown once), authentication with
 scope check and the shared rate limit, vendor credit (the client's float) and ownership of
-vends. Units of work like every service; the debit and credit-back are hooks that run inside
-the vend and reversal transactions (:func:`vending.services.vends.vend`'s ``on_issue``).
+vends. Units of work like every service. A vend debits the float with its own rows
+(:func:`vending.services.vends.vend`'s ``vendor_float``); a reversal credits it back with the
+``on_reverse`` hook :func:`credit_back`.
 
 Keys are ``sv_<prefix>_<secret>``: an 8-hex-digit random prefix (not secret, used to find the
 row) and 32 random bytes. Only SHA-256 of the whole key is stored; a 256-bit random secret
@@ -32,7 +33,6 @@ from ..errors import (
 )
 from ..models import ApiClient, Vend
 from . import audit
-from .answers import VendAnswer
 from .context import Actor, ServiceContext
 
 KEY_PATTERN = re.compile(r"sv_([0-9a-f]{8})_([A-Za-z0-9_-]{43})")
@@ -236,11 +236,6 @@ _CLIENT_BY_PREFIX = select(
     _AC.c.vendor_credit.is_not(None).label("has_float"),
     _AC.c.rate_per_s.is_not(None).label("limited"),
 ).where(_AC.c.key_prefix == bindparam("prefix"))
-_DEBIT = (update(_AC)
-          .where(_AC.c.id == bindparam("client_id"),
-                 _AC.c.vendor_credit.is_(None) | (_AC.c.vendor_credit >= bindparam("amount")))
-          .values(vendor_credit=_AC.c.vendor_credit - bindparam("amount"))
-          .returning(_AC.c.id))
 
 
 def authorize(ctx: ServiceContext, api_key: str | None, scope: Scope | None) -> ClientIdentity:
@@ -319,27 +314,6 @@ def client_status(ctx: ServiceContext, client_id: int) -> ClientStatus:
                             burst=client.burst)
     finally:
         ctx.session.rollback()
-
-
-def debit_vendor_credit(
-    client: ClientIdentity,
-) -> Callable[[Session, VendAnswer], None] | None:
-    """The ``on_issue`` hook of a vend: debit the vend's amount from the client's float with
-    one guarded ``UPDATE`` (no read-modify-write); refuse when the float would go negative.
-    A client without a float gets no hook: its row is neither written nor locked."""
-    if not client.has_float:
-        return None
-    client_id = client.id
-
-    def hook(session: Session, answer: VendAnswer) -> None:
-        amount = answer.amount
-        done = session.connection().execute(
-            _DEBIT, {"client_id": client_id, "amount": amount}).first()
-        if done is None:
-            raise BusinessRuleError("vendor_credit_exhausted",
-                                    f"insufficient vendor credit for a vend of {amount:f}")
-
-    return hook
 
 
 def credit_back(client_id: int) -> Callable[[Session, Vend], None]:

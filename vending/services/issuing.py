@@ -119,6 +119,8 @@ class Issue:
     details: dict[str, Any] | None = None
     # The vend_pricing row of a priced credit vend (vending.pricing.pricing_row), or None.
     pricing: dict[str, Any] | None = None
+    # The API client whose vendor float pays ``amount`` (debited with the vend), or None.
+    debit_client: int | None = None
 
 
 def issue_tokens(
@@ -189,7 +191,8 @@ def issue_tokens(
         vend_audit={"meter_number": meter.meter_number, "amount": str(issue.amount),
                     "units_kwh": str(units), "tokens": [line.type for line in lines],
                     "tids": [line.tid for line in lines if line.tid is not None]},
-        pricing=issue.pricing, key_change_audit=key_change_audit)
+        pricing=issue.pricing, key_change_audit=key_change_audit,
+        debit_client=issue.debit_client)
     return VendAnswer(
         vend_id=vend_id, receipt_no=receipt_no, kind=issue.kind.value,
         meter_number=meter.meter_number, amount=issue.amount, units_kwh=units,

@@ -21,7 +21,8 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, func, insert, select, text, update
 
-from ..models import AuditEntry, Counter, IssuedToken, Meter, Vend, VendPricing
+from ..errors import BusinessRuleError
+from ..models import ApiClient, AuditEntry, Counter, IssuedToken, Meter, Vend, VendPricing
 from ..models.base import utcnow
 from ..models.types import ExactDecimal, UTCDateTime
 from . import audit
@@ -38,6 +39,14 @@ _INSERT_TOKEN, _INSERT_PRICING = insert(_TOKENS), insert(_PRICING)
 _BUMP_COUNTER = (update(_COUNTERS).where(_COUNTERS.c.name == bindparam("counter"))
                  .values(value=_COUNTERS.c.value + 1).returning(_COUNTERS.c.value))
 _NEXTVAL = select(func.nextval("receipt_no_seq"))
+_CLIENTS = ApiClient.__table__
+# A client's vendor float pays for its vend: one guarded UPDATE, never read-modify-write.
+DEBIT_FLOAT = (update(_CLIENTS)
+               .where(_CLIENTS.c.id == bindparam("client_id"),
+                      _CLIENTS.c.vendor_credit.is_(None)
+                      | (_CLIENTS.c.vendor_credit >= bindparam("amount")))
+               .values(vendor_credit=_CLIENTS.c.vendor_credit - bindparam("amount"))
+               .returning(_CLIENTS.c.id))
 
 _MONEY = ("amount", "units_kwh", "remainder", "carried_credit")
 _PRICING_MONEY = ("p_energy_kwh", "p_carried_in", "p_remainder", "p_amount", "p_total", "p_tax",
@@ -68,8 +77,8 @@ WITH m AS (
         CAST(jsonb_build_object('receipt_no', v.receipt_no) || CAST(:audit_after AS jsonb)
              AS json)
     FROM v
-){pricing}
-SELECT id, receipt_no FROM v
+){pricing}{debit}
+SELECT id, receipt_no, {debited} AS debited FROM v
 """
 _PG_PRICING = """, p AS (
     INSERT INTO vend_pricing (vend_id, meter_id, tariff_code, tariff_version, block_period_key,
@@ -78,17 +87,35 @@ _PG_PRICING = """, p AS (
         :p_energy_kwh, :p_carried_in, :p_remainder, :p_amount, :p_total, :p_tax, :p_fbe_kwh
     FROM v
 )"""
+# Last, as in write_each: the float row is locked only for the rest of the statement and the
+# commit. A data-modifying CTE's UPDATE waits for and re-checks a concurrently updated row
+# like any UPDATE, so the guard holds however vends of one client race.
+_PG_DEBIT = """, f AS (
+    UPDATE api_clients SET vendor_credit = vendor_credit - :debit_amount
+    WHERE id = :debit_client
+      AND (vendor_credit IS NULL OR vendor_credit >= :debit_amount)
+    RETURNING id
+)"""
 
 
-def _pg_statement(with_pricing: bool) -> Any:
+def _pg_statement(with_pricing: bool, with_debit: bool) -> Any:
     money = [bindparam(name, type_=ExactDecimal())
-             for name in _MONEY + (_PRICING_MONEY if with_pricing else ())]
+             for name in _MONEY + (_PRICING_MONEY if with_pricing else ())
+             + (("debit_amount",) if with_debit else ())]
     times = [bindparam(name, type_=UTCDateTime()) for name in ("now", "created_at")]
-    return text(_PG_VEND.format(pricing=_PG_PRICING if with_pricing else "")).bindparams(
-        *money, *times).columns()
+    sql = _PG_VEND.format(pricing=_PG_PRICING if with_pricing else "",
+                          debit=_PG_DEBIT if with_debit else "",
+                          debited="(SELECT count(*) FROM f)" if with_debit else "1")
+    return text(sql).bindparams(*money, *times).columns()
 
 
-_PG_WRITE = {True: _pg_statement(True), False: _pg_statement(False)}
+_PG_WRITE = {(pricing, debit): _pg_statement(pricing, debit)
+             for pricing in (True, False) for debit in (True, False)}
+
+
+def _float_exhausted(amount: Decimal) -> BusinessRuleError:
+    return BusinessRuleError("vendor_credit_exhausted",
+                             f"insufficient vendor credit for a vend of {amount:f}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +146,7 @@ def write_issue(
     vend: dict[str, Any], tokens: Sequence[TokenRow], actor: Actor,
     vend_audit: dict[str, Any], pricing: dict[str, Any] | None,
     key_change_audit: tuple[dict[str, Any], dict[str, Any], str] | None = None,
+    debit_client: int | None = None,
 ) -> tuple[int, int]:
     """Write one issue; returns (vend id, receipt number).
 
@@ -127,15 +155,18 @@ def write_issue(
     receipt number. ``vend_audit``: the ``after`` of the vend's audit entry, to which the
     receipt number is added. ``pricing``: the ``vend_pricing`` row without ids, or None.
     ``key_change_audit``: (before, after, meter number) when the meter moves to a new key
-    (the vend id is added to ``after``)."""
+    (the vend id is added to ``after``). ``debit_client``: the API client whose vendor float
+    pays the vend's amount, last; :class:`BusinessRuleError` ``vendor_credit_exhausted``
+    when it does not cover it (the caller's rollback then undoes everything)."""
     keys = set(meter_values) - {"last_tid", "carried_credit"}
     if connection.dialect.name == "postgresql" and not keys and key_change_audit is None:
         return write_in_one_statement(
             connection, meter_id=meter_id, meter_values=meter_values, vend=vend,
-            tokens=tokens, actor=actor, vend_audit=vend_audit, pricing=pricing)
+            tokens=tokens, actor=actor, vend_audit=vend_audit, pricing=pricing,
+            debit_client=debit_client)
     return write_each(connection, meter_id=meter_id, meter_values=meter_values, vend=vend,
                       tokens=tokens, actor=actor, vend_audit=vend_audit, pricing=pricing,
-                      key_change_audit=key_change_audit)
+                      key_change_audit=key_change_audit, debit_client=debit_client)
 
 
 def write_each(
@@ -143,6 +174,7 @@ def write_each(
     vend: dict[str, Any], tokens: Sequence[TokenRow], actor: Actor,
     vend_audit: dict[str, Any], pricing: dict[str, Any] | None,
     key_change_audit: tuple[dict[str, Any], dict[str, Any], str] | None = None,
+    debit_client: int | None = None,
 ) -> tuple[int, int]:
     """:func:`write_issue` one statement per row (any database, any issue)."""
     connection.execute(update(_METERS).where(_METERS.c.id == meter_id), meter_values)
@@ -167,6 +199,9 @@ def write_each(
     if pricing is not None:
         connection.execute(_INSERT_PRICING, {"vend_id": vend_id, "meter_id": meter_id,
                                              **pricing})
+    if debit_client is not None and connection.execute(
+            DEBIT_FLOAT, {"client_id": debit_client, "amount": vend["amount"]}).first() is None:
+        raise _float_exhausted(vend["amount"])
     return vend_id, receipt_no
 
 
@@ -174,6 +209,7 @@ def write_in_one_statement(
     connection: Connection, *, meter_id: int, meter_values: dict[str, Any],
     vend: dict[str, Any], tokens: Sequence[TokenRow], actor: Actor,
     vend_audit: dict[str, Any], pricing: dict[str, Any] | None,
+    debit_client: int | None = None,
 ) -> tuple[int, int]:
     """:func:`write_issue` as one statement of data-modifying CTEs (PostgreSQL; no key
     columns in ``meter_values``)."""
@@ -192,5 +228,10 @@ def write_in_one_statement(
     params.pop("status", None)
     if pricing is not None:
         params.update({f"p_{name}": value for name, value in pricing.items()})
-    row = connection.execute(_PG_WRITE[pricing is not None], params).one()
+    if debit_client is not None:
+        params.update(debit_client=debit_client, debit_amount=vend["amount"])
+    row = connection.execute(_PG_WRITE[pricing is not None, debit_client is not None],
+                             params).one()
+    if not row.debited:
+        raise _float_exhausted(vend["amount"])
     return int(row.id), int(row.receipt_no)

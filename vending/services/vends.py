@@ -142,13 +142,17 @@ def trial_vend(ctx: ServiceContext, *, meter_number: str, amount: object) -> Ven
 def vend(
     ctx: ServiceContext, *, meter_number: str, amount: object, request_id: str, actor: Actor,
     on_issue: Callable[[Session, VendAnswer], None] | None = None,
+    vendor_float: int | None = None,
 ) -> VendAnswer:
     """Sell ``amount`` of electricity to a meter: key-change tokens first when due, then the
     credit token. One transaction; ``answer.replayed`` is True for a repeated request.
 
+    ``vendor_float``: the id of the API client whose vendor float pays the vend; it is debited
+    with the vend's own rows (one guarded ``UPDATE``, in the same statement on PostgreSQL), so
+    the sale and the debit commit together or not at all, and a replay debits nothing.
     ``on_issue`` runs inside that transaction, after the vend is written and before the
-    commit, only for a new vend (never for a replay): the bank API debits the client's vendor
-    credit there, so the sale and the debit commit together or not at all (it may raise)."""
+    commit, only for a new vend (never for a replay): the POS counts the sale to the clerk's
+    shift there (it may raise, and the vend is undone)."""
     number = validate_meter_number(meter_number)
     value = parse_amount(amount, ctx.policy.currency_decimals)
     rid = validate_request_id(request_id)
@@ -178,7 +182,7 @@ def vend(
                   amount=quote.total, tariff_code=quote.tariff_code,
                   tariff_version=quote.tariff_version, breakdown=quote.breakdown(),
                   remainder=quote.remainder, details=quote.details(),
-                  pricing=pricing.pricing_row(quote)),
+                  pricing=pricing.pricing_row(quote), debit_client=vendor_float),
             at,
         )
         assert answer.vend_id is not None

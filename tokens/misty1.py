@@ -41,6 +41,7 @@ No key material is ever put into an error message or ``repr``.
 
 from __future__ import annotations
 
+import sys
 from array import array
 
 from .errors import DecoderKeyError, RangeError
@@ -110,24 +111,39 @@ S9: tuple[int, ...] = (
 # fmt: on
 
 
+def _rows(base: list[int], constants: list[int]) -> array[int]:
+    """``array('H')`` of the rows ``[b ^ c for b in base]``, one row per constant, in order.
+
+    Built 16-bit lane-wise on big integers (one XOR per row instead of a Python operation per
+    entry: the tables are made at import, so this is start-up time of every process).
+    """
+    lanes = len(base)
+    packed = int.from_bytes(b"".join(v.to_bytes(2, "little") for v in base), "little")
+    every_lane = int.from_bytes(b"\x01\x00" * lanes, "little")
+    out = array("H")
+    for c in constants:
+        out.frombytes((packed ^ c * every_lane).to_bytes(2 * lanes, "little"))
+    if sys.byteorder == "big":
+        out.byteswap()
+    return out
+
+
 def _build_pre() -> array[int]:
-    """PRE[x]: FI up to (not including) the key XOR, as the word ``(d7 << 9) | d9``."""
-    s7, s9 = S7, S9
-    return array(
-        "H",
-        [
-            (((s7[d7] ^ d9) & 0x7F) << 9) | d9
-            for hi in range(512)
-            for d7 in range(128)
-            for d9 in (s9[hi] ^ d7,)
-        ],
+    """PRE[x]: FI up to (not including) the key XOR, as the word ``(d7 << 9) | d9``.
+
+    For x = (hi << 7) | d7 that is ``((S7[d7] ^ d9) & 0x7f) << 9 | d9`` with d9 = S9[hi] ^ d7,
+    which splits into a part of d7 XOR a part of hi (S7[d7] ^ d7 has 7 bits).
+    """
+    return _rows(
+        [(S7[d7] ^ d7) << 9 | d7 for d7 in range(128)],
+        [(S9[hi] & 0x7F) << 9 | S9[hi] for hi in range(512)],
     )
 
 
 def _build_post() -> array[int]:
-    """POST[y]: the last S9 step of FI on the key-XORed word ``y = (d7 << 9) | d9``."""
-    s9 = S9
-    return array("H", [(d7 << 9) | (s9[d9] ^ d7) for d7 in range(128) for d9 in range(512)])
+    """POST[y]: the last S9 step of FI on the key-XORed word ``y = (d7 << 9) | d9``, that is
+    ``(d7 << 9) | (S9[d9] ^ d7)``."""
+    return _rows(list(S9), [d7 << 9 | d7 for d7 in range(128)])
 
 
 PRE: array[int] = _build_pre()

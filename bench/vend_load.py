@@ -183,6 +183,14 @@ def postgres_cpu_seconds() -> float:
     return total / ticks
 
 
+def machine_busy_seconds() -> float:
+    """CPU seconds all cores spent busy so far (Linux /proc/stat: everything but idle and
+    iowait), to tell how much of the machine the run's own processes had."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
 def stop(proc: subprocess.Popen[bytes]) -> None:
     os.killpg(proc.pid, signal.SIGTERM)
     try:
@@ -322,9 +330,11 @@ def main() -> int:
         # warm-up: every worker imports, connects and caches its statements
         run_load(port, key, meters, min(args.clients, 4), 1, 2.0)
         cpu_before, pg_before = workers_cpu_seconds(proc.pid), postgres_cpu_seconds()
+        busy_before = machine_busy_seconds()
         result, wall = run_load(port, key, meters, args.clients, args.processes, args.seconds)
         cpu = workers_cpu_seconds(proc.pid) - cpu_before
         pg_cpu = postgres_cpu_seconds() - pg_before
+        busy = machine_busy_seconds() - busy_before
         stop(proc)
         proc = None
         vends = len(result.latencies)
@@ -341,6 +351,9 @@ def main() -> int:
               f"load average now {os.getloadavg()[0]:.1f}")
         print(f"other CPU per vend: PostgreSQL {pg_cpu * 1000 / max(vends, 1):.1f} ms, "
               f"load generator {result.cpu * 1000 / max(vends, 1):.1f} ms")
+        others = busy - cpu - pg_cpu - result.cpu
+        print(f"machine: {busy / wall:.2f} of {os.cpu_count()} cores busy during the load, "
+              f"{max(others, 0.0) / wall:.2f} of them by processes outside this run")
         print(f"pgbench TPC-B (-c 8 -j 2 -T {args.pgbench_seconds}): {tps:.0f} tps")
         print(f"ratio vends/s : pgbench tps = {rate / tps:.3f}")
         if args.markdown:

@@ -8,16 +8,16 @@ STA encryption itself. Most bulk input has one fixed shape, the one ``json.dumps
 
 with either a ready key or a derivation (``dkga``, ``vending_key``, ``pan``, ``kt``, ``sgc``,
 ``ti``, ``krn``, ``base_date``, ``ea`` in that order) as ``key``. :class:`FastEncoder` matches
-such a line with one regular expression per key form, which only accepts text whose JSON
-meaning is plain (integers without leading zeros, fractions or exponents, strings of hex or
-decimal digits, an ``id`` string without escapes or control characters, JSON whitespace
-wherever JSON allows it), so the captured text *is* the value. Key set-ups are cached by the
-key object's exact text (bounded, like the general path's cache). Everything else is left
-to the general path: a line that does not have exactly this shape, and any line that fails
-(bad key, wrong check digit, reserved class, ...) returns ``None`` and is processed again by
-the general path, which writes the error. The answer of a line that succeeds here is the same
-text the general path writes; ``tests/tokens/test_tokens_fastpath.py`` checks both on
-generated and mutated records.
+such a line with a regular expression (one for json.dumps's own layout, tried first, and one
+that allows any JSON whitespace) which only accepts text whose JSON meaning is plain
+(integers without leading zeros, fractions or exponents, strings of hex or decimal digits,
+an ``id`` string without escapes or control characters), so the captured text *is* the
+value. Key set-ups are cached by the key object's exact text (bounded, like the general
+path's cache). Everything else is left to the general path: a line that does not have
+exactly this shape, and any line that fails (bad key, wrong check digit, reserved class, ...)
+returns ``None`` and is processed again by the general path, which writes the error. The
+answer of a line that succeeds here is the same text the general path writes;
+``tests/tokens/test_tokens_fastpath.py`` checks both on generated and mutated records.
 
 Validation is not duplicated: the key goes through the library's own :func:`derive_key_bytes` /
 :meth:`DecoderKey.from_hex` and the token through :func:`encode_raw`, with typed values.
@@ -75,16 +75,18 @@ _DERIVATION = [
 ]
 
 
-def _records(key: list[tuple[str, str]]) -> tuple[re.Pattern[str], re.Pattern[str]]:
-    """A whole line, the record with the key object ``key`` (captured whole, as group 2): as
-    json.dumps writes it (tried first: cheaper to match) and with any JSON whitespace. The
-    first matches a subset of the second's lines, with the same groups."""
+def _records() -> tuple[re.Pattern[str], re.Pattern[str]]:
+    """A whole line, the record with a ready key or a derivation as ``key`` (the key object's
+    text is group 2; the groups of the other key form are None): as json.dumps writes it
+    (tried first: cheaper to match) and with any JSON whitespace. The first matches a subset
+    of the second's lines, with the same groups."""
     patterns = []
     for strict in (True, False):
+        key = f"({_object(_READY_KEY, strict)}|{_object(_DERIVATION, strict)})"
         record = _object(
             [
                 ("id", _ID),
-                ("key", f"({_object(key, strict)})"),
+                ("key", key),
                 ("class", "([0-3])"),
                 ("subclass", "([0-9]|1[0-5])"),
                 ("payload", r'"([0-9a-fA-F]{11})"'),
@@ -95,8 +97,7 @@ def _records(key: list[tuple[str, str]]) -> tuple[re.Pattern[str], re.Pattern[st
     return patterns[0], patterns[1]
 
 
-_READY_RECORD, _READY_RECORD_WS = _records(_READY_KEY)
-_DERIVATION_RECORD, _DERIVATION_RECORD_WS = _records(_DERIVATION)
+_RECORD, _RECORD_WS = _records()
 _DKGA = {d.value: d for d in Dkga}
 _EAS = {ea.value: ea for ea in EncryptionAlgorithm}
 _KEY_TYPES = {str(int(kt)): kt for kt in KeyType}
@@ -114,29 +115,27 @@ class FastEncoder:
         self._ciphers: dict[str, BlockCipher] = {}
 
     def __call__(self, line: str) -> str | None:
-        match = _READY_RECORD.fullmatch(line) or _READY_RECORD_WS.fullmatch(line)
+        match = _RECORD.fullmatch(line) or _RECORD_WS.fullmatch(line)
+        if match is None:
+            return None
+        (record_id, key_text, hex_key, ready_ea, dkga, vending_key, pan, kt, sgc, ti, krn,
+         base_date, ea, token_class, subclass, payload) = match.groups()
         try:
-            if match is not None:
-                record_id, key_text, hex_key, ea, token_class, subclass, payload = match.groups()
-                cipher = self._ciphers.get(key_text)
-                if cipher is None:
-                    decoder_key = DecoderKey.from_hex(hex_key, _EAS[ea])
+            cipher = self._ciphers.get(key_text)
+            if cipher is None:
+                if hex_key is not None:  # a ready key
+                    decoder_key = DecoderKey.from_hex(hex_key, _EAS[ready_ea])
                     cipher = self._cache(key_text, decoder_key.key, decoder_key.ea)
-            else:
-                match = _DERIVATION_RECORD.fullmatch(line) or _DERIVATION_RECORD_WS.fullmatch(line)
-                if match is None:
-                    return None
-                (record_id, key_text, dkga, vending_key, pan, kt, sgc, ti, krn, base_date, ea,
-                 token_class, subclass, payload) = match.groups()
-                cipher = self._ciphers.get(key_text)
-                if cipher is None:
+                else:  # a derivation
                     ea_ = _EAS[ea]
                     key = derive_key_bytes(
                         _DKGA[dkga], bytes.fromhex(vending_key), pan, _KEY_TYPES[kt], sgc,
                         _SMALL_INTS[ti], _SMALL_INTS[krn], _BASE_DATES[base_date], ea_,
                     )
                     cipher = self._cache(key_text, key, ea_)
-            token = encode_raw(int(token_class), int(subclass), int(payload, 16), cipher)
+            token = encode_raw(
+                _SMALL_INTS[token_class], _SMALL_INTS[subclass], int(payload, 16), cipher
+            )
         except (StsError, ValueError):
             return None  # the general path writes the error
         return f'{{"id": {record_id}, "token": "{token}"}}'

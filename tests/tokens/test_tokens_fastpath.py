@@ -238,6 +238,41 @@ def test_fast_and_general_paths_agree_on_near_misses_and_junk(lines: list[str]) 
     assert_same(lines)
 
 
+def _base_records() -> list[dict[str, object]]:
+    body = "600727" + "12345678901"
+    pan = body + luhn_digit(body)
+    records = []
+    for n, (ti, krn, kt, record_id) in enumerate(
+        [(0, 1, 0, 0), (5, 15, 2, -7), (12, 9, 3, "x"), (99, 1, 1, 123)]
+    ):
+        derivation = {"dkga": "04", "vending_key": VK04, "pan": pan, "kt": kt,
+                      "sgc": "123457", "ti": ti, "krn": krn, "base_date": 2014, "ea": "07"}
+        ready = {"decoder_key": "e653341f9d5bf36f", "ea": "07"}
+        for key in (derivation, ready):
+            records.append({"id": record_id, "key": key, "class": [0, 2, 2, 1][n],
+                            "subclass": [0, 1, 4, 0][n], "payload": "04c4b400001"})
+    return records
+
+
+def test_every_value_written_another_way_gets_the_general_answer() -> None:
+    """Each value of a few fast-shape records, in turn, replaced by every near and raw text."""
+    lines = []
+    for record in _base_records():
+        text = json.dumps(record)
+        for match in _VALUE.finditer(text):
+            start, end = match.span()
+            for variant in near_values(match.group()) + RAW_VALUES:
+                lines.append(text[:start] + variant + text[end:] + "\n")
+    assert len(lines) > 1000
+    fast_out, fast_status = run(lines, fast=True)
+    general_out, general_status = run(lines, fast=False)
+    for line, fast, general in zip(
+        lines, fast_out.splitlines(), general_out.splitlines(), strict=True
+    ):
+        assert fast == general, line
+    assert fast_status == general_status
+
+
 # ---------------------------------------------------------------------- the common shapes
 def _bench_lines() -> list[str]:
     lines = []

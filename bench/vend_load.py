@@ -155,15 +155,15 @@ def start_gunicorn(env: dict[str, str], port: int, workers: int) -> subprocess.P
     raise RuntimeError("gunicorn did not become ready in 60 s")
 
 
-def workers_cpu_seconds(master: int) -> float:
-    """User+system CPU seconds used so far by gunicorn's workers (Linux /proc)."""
+def workers_cpu_seconds(master: int) -> tuple[float, float]:
+    """(user, system) CPU seconds used so far by gunicorn's workers (Linux /proc)."""
     ticks = os.sysconf("SC_CLK_TCK")
     children = Path(f"/proc/{master}/task/{master}/children").read_text().split()
-    total = 0
+    user = system = 0
     for pid in children:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        total += int(fields[11]) + int(fields[12])  # utime, stime
-    return total / ticks
+        user, system = user + int(fields[11]), system + int(fields[12])  # utime, stime
+    return user / ticks, system / ticks
 
 
 def postgres_cpu_seconds() -> float:
@@ -299,11 +299,61 @@ def pgbench(url: str, seconds: int) -> float:
     return float(match.group(1))
 
 
+@dataclass
+class Run:
+    """One measured load phase."""
+
+    vends: int
+    wall: float
+    p50: float  # ms
+    p99: float  # ms
+    errors: dict[str, int]
+    user: float  # CPU seconds of the gunicorn workers
+    system: float
+    postgres: float  # CPU seconds of the PostgreSQL processes
+    loadgen: float  # CPU seconds of the load generator
+    busy: float  # CPU seconds the whole machine was busy
+
+    @property
+    def rate(self) -> float:
+        return self.vends / self.wall
+
+    def report(self, args: argparse.Namespace) -> None:
+        per = 1000 / max(self.vends, 1)
+        cpu = self.user + self.system
+        print(f"vends: {self.vends} in {self.wall:.1f} s = {self.rate:.0f} vends/s with "
+              f"{args.clients} clients, {args.workers} gunicorn workers, {args.meters} meters")
+        print(f"latency: p50 {self.p50:.1f} ms, p99 {self.p99:.1f} ms")
+        print(f"errors: {self.errors or 'none'}")
+        print(f"server CPU: {cpu * per:.1f} ms of gunicorn worker CPU per vend (user "
+              f"{self.user * per:.1f}, system {self.system * per:.1f}; {cpu / self.wall:.2f} "
+              f"cores busy of {os.cpu_count()})")
+        print(f"other CPU per vend: PostgreSQL {self.postgres * per:.1f} ms, "
+              f"load generator {self.loadgen * per:.1f} ms")
+        others = self.busy - cpu - self.postgres - self.loadgen
+        print(f"machine: {self.busy / self.wall:.2f} of {os.cpu_count()} cores busy during the "
+              f"load, {max(others, 0.0) / self.wall:.2f} of them by processes outside this run")
+
+
+def measure(master: int, port: int, key: str, meters: list[str],
+            args: argparse.Namespace) -> Run:
+    (user0, system0), pg0, busy0 = (workers_cpu_seconds(master), postgres_cpu_seconds(),
+                                    machine_busy_seconds())
+    result, wall = run_load(port, key, meters, args.clients, args.processes, args.seconds)
+    (user1, system1), pg1, busy1 = (workers_cpu_seconds(master), postgres_cpu_seconds(),
+                                    machine_busy_seconds())
+    return Run(vends=len(result.latencies), wall=wall,
+               p50=percentile(result.latencies, 50) * 1000,
+               p99=percentile(result.latencies, 99) * 1000, errors=result.errors,
+               user=user1 - user0, system=system1 - system0, postgres=pg1 - pg0,
+               loadgen=result.cpu, busy=busy1 - busy0)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--admin-url", default=os.environ.get("BENCH_POSTGRES_URL",
                                                               DEFAULT_ADMIN))
-    parser.add_argument("--workers", type=int, default=4, help="gunicorn sync workers")
+    parser.add_argument("--workers", type=int, default=3, help="gunicorn sync workers")
     parser.add_argument("--clients", type=int, default=16, help="concurrent clients")
     parser.add_argument("--processes", type=int, default=2, help="load generator processes")
     parser.add_argument("--seconds", type=float, default=20.0)
@@ -313,6 +363,9 @@ def main() -> int:
                         help="a client without vendor credit (no debit UPDATE per vend)")
     parser.add_argument("--markdown", action="store_true", help="print a docs table row")
     parser.add_argument("--keep", action="store_true", help="keep the database")
+    parser.add_argument("--repeat", type=int, default=1,
+                        help="measure the load (and pgbench) this many times; report each and "
+                             "the medians")
     args = parser.parse_args()
 
     name = f"stsvend_bench_{os.getpid()}"
@@ -329,37 +382,31 @@ def main() -> int:
         proc = start_gunicorn(env, port, args.workers)
         # warm-up: every worker imports, connects and caches its statements
         run_load(port, key, meters, min(args.clients, 4), 1, 2.0)
-        cpu_before, pg_before = workers_cpu_seconds(proc.pid), postgres_cpu_seconds()
-        busy_before = machine_busy_seconds()
-        result, wall = run_load(port, key, meters, args.clients, args.processes, args.seconds)
-        cpu = workers_cpu_seconds(proc.pid) - cpu_before
-        pg_cpu = postgres_cpu_seconds() - pg_before
-        busy = machine_busy_seconds() - busy_before
+        runs = [measure(proc.pid, port, key, meters, args) for _ in range(args.repeat)]
         stop(proc)
         proc = None
-        vends = len(result.latencies)
-        rate = vends / wall
-        p50 = percentile(result.latencies, 50) * 1000
-        p99 = percentile(result.latencies, 99) * 1000
-        tps = pgbench(url, args.pgbench_seconds)
-        print(f"vends: {vends} in {wall:.1f} s = {rate:.0f} vends/s with {args.clients} clients, "
-              f"{args.workers} gunicorn workers, {args.meters} meters")
-        print(f"latency: p50 {p50:.1f} ms, p99 {p99:.1f} ms")
-        print(f"errors: {result.errors or 'none'}")
-        print(f"server CPU: {cpu * 1000 / max(vends, 1):.1f} ms of gunicorn worker CPU per vend "
-              f"({cpu / wall:.2f} cores busy of {os.cpu_count()}); "
-              f"load average now {os.getloadavg()[0]:.1f}")
-        print(f"other CPU per vend: PostgreSQL {pg_cpu * 1000 / max(vends, 1):.1f} ms, "
-              f"load generator {result.cpu * 1000 / max(vends, 1):.1f} ms")
-        others = busy - cpu - pg_cpu - result.cpu
-        print(f"machine: {busy / wall:.2f} of {os.cpu_count()} cores busy during the load, "
-              f"{max(others, 0.0) / wall:.2f} of them by processes outside this run")
-        print(f"pgbench TPC-B (-c 8 -j 2 -T {args.pgbench_seconds}): {tps:.0f} tps")
+        tps_runs = [pgbench(url, args.pgbench_seconds) for _ in range(args.repeat)]
+        for i, run in enumerate(runs, 1):
+            if len(runs) > 1:
+                print(f"--- run {i} of {len(runs)}")
+            run.report(args)
+        rate = statistics.median(r.rate for r in runs)
+        tps = statistics.median(tps_runs)
+        tps_text = ", ".join(f"{t:.0f}" for t in tps_runs)
+        print(f"pgbench TPC-B (-c 8 -j 2 -T {args.pgbench_seconds}): {tps:.0f} tps"
+              + (f" (median of {tps_text})" if len(tps_runs) > 1 else ""))
+        if len(runs) > 1:
+            print(f"median of {len(runs)} runs: {rate:.0f} vends/s, p99 "
+                  f"{statistics.median(r.p99 for r in runs):.1f} ms "
+                  f"(vends/s {min(r.rate for r in runs):.0f}-{max(r.rate for r in runs):.0f}, "
+                  f"p99 {min(r.p99 for r in runs):.1f}-{max(r.p99 for r in runs):.1f} ms)")
         print(f"ratio vends/s : pgbench tps = {rate / tps:.3f}")
         if args.markdown:
-            print(f"| {time.strftime('%Y-%m-%d')} | {os.cpu_count()} | {args.workers} | "
-                  f"{args.clients} | {args.meters} | {rate:.0f} | {p50:.1f} | {p99:.1f} | "
-                  f"{tps:.0f} | {rate / tps:.3f} | {sum(result.errors.values())} |")
+            for run in runs:
+                print(f"| {time.strftime('%Y-%m-%d')} | {os.cpu_count()} | {args.workers} | "
+                      f"{args.clients} | {args.meters} | {run.rate:.0f} | {run.p50:.1f} | "
+                      f"{run.p99:.1f} | {tps:.0f} | {run.rate / tps:.3f} | "
+                      f"{sum(run.errors.values())} |")
         return 0
     finally:
         if proc is not None:

@@ -1,7 +1,8 @@
 """The core shared by every service that issues tokens: under the meter's row lock, prepend a
 key-change set when one is due (and move the meter record), allocate each TID as
-``max(now_TID, last_TID + 1)``, number the receipt, and write the vend, its tokens and the
-audit entries. It flushes but never commits: the calling service owns the unit of work.
+``max(now_TID, last_TID + 1)``, and write the vend (numbering its receipt), its tokens and
+the audit entries through :mod:`.vend_rows`. It writes but never commits: the calling
+service owns the unit of work.
 """
 
 from __future__ import annotations
@@ -67,11 +68,12 @@ def find_request(session: Session, client_ref: str, request_id: str) -> Vend | N
 def replayed(
     session: Session, actor: Actor, request_id: str, body_hash: str
 ) -> VendAnswer | None:
-    """The answer of an earlier request with this id (same body), or None if there is none.
+    """The answer of an earlier request with this id (same body), or None if there is none;
+    another body under the same id raises :class:`ConflictError`.
 
-    Every issuing service asks this twice: before taking the meter lock (a cheap answer to a
-    retry) and under it (a duplicate may have committed while it waited), and once more when
-    its own insert lost the unique (client, request_id) race.
+    The issuing services ask it under the meter's lock (a credit vend learns from its locked
+    meter read whether there is anything to load) and again when their own insert lost the
+    unique (client, request_id) race to a duplicate that committed meanwhile.
     """
     # A plain lookup first: on the hot path of a new vend there is nothing to load.
     found = session.connection().execute(

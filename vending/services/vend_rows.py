@@ -1,12 +1,13 @@
 """How an issue of tokens is written: the meter row's update, the vend, its tokens, its audit
-entry and (for a priced vend) its pricing record, in the caller's transaction.
+entry, (for a priced vend) its pricing record and (for a bank's vend) the vendor-float debit,
+in the caller's transaction.
 
 Two ways, one result. On PostgreSQL the common case (no key change) is a single statement:
 data-modifying CTEs update the meter, insert the vend (drawing its receipt number from
-``receipt_no_seq``), then its tokens, audit entry and pricing record from the vend's new id.
-One round trip instead of five is the difference between the vend API keeping up with its
-clients or not (docs/performance.md): each statement costs the worker more CPU in the driver
-and SQLAlchemy than the database spends on it. Everywhere else (SQLite, and a vend that moves
+``receipt_no_seq``), then its tokens, audit entry and pricing record from the vend's new id,
+and last debit the float. One round trip instead of six is much of the difference between
+the vend API keeping up with its clients or not (docs/performance.md): each statement costs
+the worker more CPU in the driver and SQLAlchemy than the database spends on it. Everywhere else (SQLite, and a vend that moves
 the meter to a new key, whose audit entry needs the key data before and after) the same rows
 are written one statement each. The tests run every vend scenario on both databases.
 """

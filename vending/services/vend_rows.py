@@ -7,9 +7,9 @@ data-modifying CTEs update the meter, insert the vend (drawing its receipt numbe
 ``receipt_no_seq``), then its tokens, audit entry and pricing record from the vend's new id,
 and last debit the float. One round trip instead of six is much of the difference between
 the vend API keeping up with its clients or not (docs/performance.md): each statement costs
-the worker more CPU in the driver and SQLAlchemy than the database spends on it. Everywhere else (SQLite, and a vend that moves
-the meter to a new key, whose audit entry needs the key data before and after) the same rows
-are written one statement each. The tests run every vend scenario on both databases.
+the worker more CPU in the driver and SQLAlchemy than the database spends on it. Everywhere
+else (SQLite, and a vend that moves the meter to a new key, whose audit entry needs the key
+data before and after) the same rows are written one statement each. The tests run every vend scenario on both databases.
 """
 
 from __future__ import annotations

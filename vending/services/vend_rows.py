@@ -9,7 +9,8 @@ and last debit the float. One round trip instead of six is much of the differenc
 the vend API keeping up with its clients or not (docs/performance.md): each statement costs
 the worker more CPU in the driver and SQLAlchemy than the database spends on it. Everywhere
 else (SQLite, and a vend that moves the meter to a new key, whose audit entry needs the key
-data before and after) the same rows are written one statement each. The tests run every vend scenario on both databases.
+data before and after) the same rows are written one statement each. The tests run every
+vend scenario on both databases, and tests/vending/test_vend_rows.py compares the two ways.
 """
 
 from __future__ import annotations

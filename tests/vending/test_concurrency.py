@@ -8,7 +8,10 @@ from __future__ import annotations
 import multiprocessing
 import multiprocessing.pool
 import os
+import threading
+import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from sqlalchemy import func, select
@@ -26,7 +29,8 @@ import tokens
 from vending.database import make_engine
 from vending.models import IssuedToken, Meter, Vend
 from vending.security_module import MasterKeyring, SoftwareSecurityModule
-from vending.services import ServiceContext, VendingPolicy
+from vending.services import Actor, ServiceContext, VendingPolicy, vend
+from vending.services.answers import VendAnswer
 
 PROCESSES = 4
 
@@ -100,3 +104,40 @@ def test_racing_duplicates_return_the_winners_vend(committed_world: tuple[str, T
         assert session.scalar(select(func.count()).select_from(Vend)
                               .where(Vend.request_id == "dup-1")) == 1
     engine.dispose()
+
+
+def test_a_vend_that_waited_for_the_lock_sees_the_key_change_before_it(
+        committed_world: tuple[str, TestWorld], master_keys: str) -> None:
+    """The meter is read and locked in one statement, joined with its vending key. A vend that
+    waits for the lock while another vend moves the meter to a new key must make its token
+    under the new key, not fail and not use the key it would have read before the wait."""
+    url, world = committed_world
+    number = world.meters["legacy"]  # KRN 1 on base date 1993: its next vend moves it to KRN 2
+    engine = make_engine(url)
+    security = SoftwareSecurityModule(MasterKeyring.parse(master_keys))
+    holding, release = threading.Event(), threading.Event()
+
+    def sell(request_id: str, hold: bool) -> VendAnswer:
+        def keep_the_lock(_session: Session, _answer: VendAnswer) -> None:
+            holding.set()
+            assert release.wait(20)
+
+        with Session(engine, expire_on_commit=False) as session:
+            ctx = ServiceContext(session=session, security=security, policy=VendingPolicy())
+            return vend(ctx, meter_number=number, amount="10", request_id=request_id,
+                        actor=Actor("api", "race"), on_issue=keep_the_lock if hold else None)
+
+    with ThreadPoolExecutor(2) as executor:
+        first = executor.submit(sell, "key-change-first", True)
+        assert holding.wait(20)  # the first vend holds the meter row, its key change written
+        second = executor.submit(sell, "key-change-second", False)
+        time.sleep(1.0)  # the second is now waiting for the meter's lock
+        assert not second.done()
+        release.set()
+        moved, after = first.result(timeout=30), second.result(timeout=30)
+    engine.dispose()
+    assert moved.key_change and not after.key_change
+    credit = [t for t in after.tokens if t.type == "credit"]
+    assert len(credit) == 1
+    decoded = tokens.decode(credit[0].token, decoder_key(number, krn=2))
+    assert decoded.tid == credit[0].tid

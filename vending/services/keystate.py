@@ -14,7 +14,7 @@ memory; the server then restarts the meter's TID sequence on the new base date.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -51,6 +51,8 @@ _REPLAY = Vend.__table__.alias("replay")
 _TARIFF_GENERATION = select(func.max(Tariff.__table__.c.id)).scalar_subquery()
 _KEY_COLUMNS = (_VK.c.krn, _VK.c.dkga, _VK.c.base_date, _VK.c.ea, _VK.c.kid, _VK.c.nonce,
                 _VK.c.ciphertext)
+# The same, named apart from the meter's own krn, dkga, base_date and ea in the joined read.
+_JOINED_KEY_COLUMNS = tuple(column.label(f"key_{column.name}") for column in _KEY_COLUMNS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,7 +106,7 @@ _METER_STATE = (
            _M.c.ti, _M.c.krn, _M.c.kt, _M.c.ea, _M.c.dkga, _M.c.base_date, _M.c.ken,
            _M.c.status, _M.c.tariff_code, _M.c.last_tid, _M.c.carried_credit, _SG.c.sgc,
            _SG.c.current_krn,
-           _C.c.name, _C.c.address, _C.c.account, _C.c.category, *_KEY_COLUMNS,
+           _C.c.name, _C.c.address, _C.c.account, _C.c.category, *_JOINED_KEY_COLUMNS,
            _REPLAY.c.id.label("replay_id"), _TARIFF_GENERATION.label("tariff_generation"))
     .select_from(
         _M.join(_SG, _SG.c.id == _M.c.supply_group_id)
@@ -118,11 +120,14 @@ _METER_STATE = (
 _METER_STATE_LOCKED = _METER_STATE.with_for_update(of=_M)
 
 
-def _key_ref(sgc: str, row: Any) -> VendingKeyRef:
+def _key_ref(sgc: str, row: Any, prefix: str = "") -> VendingKeyRef:
+    def get(name: str) -> Any:
+        return getattr(row, prefix + name)
+
     return VendingKeyRef(
-        sgc=sgc, krn=row.krn, dkga=Dkga(row.dkga), base_date=BaseDate(row.base_date),
-        ea=EncryptionAlgorithm(row.ea),
-        sealed=SealedKey(kid=row.kid, nonce=row.nonce, ciphertext=row.ciphertext),
+        sgc=sgc, krn=get("krn"), dkga=Dkga(get("dkga")), base_date=BaseDate(get("base_date")),
+        ea=EncryptionAlgorithm(get("ea")),
+        sealed=SealedKey(kid=get("kid"), nonce=get("nonce"), ciphertext=get("ciphertext")),
     )
 
 
@@ -137,39 +142,51 @@ def _meter_state(row: Row[Any] | None, meter_number: str) -> MeterState:
         carried_credit=row.carried_credit, sgc=row.sgc,
         current_krn=row.current_krn, customer_name=row.name, address=row.address,
         account=row.account, category=row.category,
-        key=None if row.kid is None else _key_ref(row.sgc, row),
+        # Only the key of the meter's own KRN: see lock_meter_state for when it is not.
+        key=_key_ref(row.sgc, row, "key_") if row.key_krn == row.krn else None,
         replay_id=row.replay_id, tariff_generation=row.tariff_generation,
     )
 
 
-def lock_meter_state(connection: Connection, meter_number: str, *, client_ref: str | None = None,
+def lock_meter_state(connection: Connection, meter_number: str, *,
+                     client_ref: str | None = None,
                      request_id: str | None = None) -> MeterState:
     """The meter with its supply group, customer and current vending key, its row locked
     for the rest of the transaction (``FOR UPDATE OF meters`` only: the shared supply group
     and customer rows stay free; on SQLite the ``BEGIN IMMEDIATE`` write lock serialises
     writers), in one statement.
 
-    With ``client_ref`` and ``request_id`` the same statement also looks up a vend already
-    made under them (``replay_id``). On PostgreSQL that lookup sees the snapshot taken
-    before any wait for the lock, so a duplicate that commits during the wait is not seen
-    here; it is caught by the unique (client_ref, request_id) constraint at the insert, and
-    the service then answers with the winner's vend."""
+    On PostgreSQL a read that waited for the lock gets the meter row as the vend before it
+    left it, but the joined rows as they were when this statement began: if that vend moved
+    the meter to another key, the joined key no longer matches (the outer join comes back
+    empty), and the key is read again with a statement of its own. For the same reason the
+    lookup of a vend already made under ``client_ref`` and ``request_id`` (``replay_id``) may
+    miss a duplicate that committed during the wait; the unique (client_ref, request_id)
+    constraint catches it at the insert, and the service then answers with the winner's
+    vend."""
     row = connection.execute(_METER_STATE_LOCKED, {
         "meter_number": meter_number, "client_ref": client_ref,
         "request_id": request_id}).first()
-    return _meter_state(row, meter_number)
+    return _with_key(connection, _meter_state(row, meter_number))
 
 
 def find_meter_state(connection: Connection, meter_number: str) -> MeterState:
     """:func:`lock_meter_state` without the lock (confirmations and trial vends)."""
     row = connection.execute(_METER_STATE, {
         "meter_number": meter_number, "client_ref": None, "request_id": None}).first()
-    return _meter_state(row, meter_number)
+    return _with_key(connection, _meter_state(row, meter_number))
+
+
+def _with_key(connection: Connection, meter: MeterState) -> MeterState:
+    if meter.key is not None:
+        return meter
+    key = key_ref(connection, meter, meter.krn)
+    return meter if key is None else replace(meter, key=key)
 
 
 def key_ref(connection: Connection, meter: MeterState, krn: int) -> VendingKeyRef | None:
     """The reference of the meter's supply group's key ``krn`` (None if not loaded)."""
-    if krn == meter.krn:
+    if krn == meter.krn and meter.key is not None:
         return meter.key
     row = connection.execute(
         select(*_KEY_COLUMNS).where(_VK.c.supply_group_id == meter.supply_group_id,

@@ -128,19 +128,20 @@ _DOCUMENTS = select(_T).where(_T.c.id.in_(bindparam("ids", expanding=True)))
 
 
 def tariff_for(connection: Connection, code: str, at: datetime, *,
-               generation: int | None = None) -> engine.Tariff:
+               generation: tuple[int, datetime] | None = None) -> engine.Tariff:
     """The version of tariff ``code`` in force at ``at`` (``no_tariff`` if none).
 
     Only the few newest versions dated up to the day after ``at`` in UTC can be in force: a
     local date is at most one day ahead of the UTC date, and dates of a code are unique.
 
-    Which rows those are is read from the database, or, when the caller knows the tariff
-    ``generation`` (the highest tariff row id, read in the same transaction), remembered per
-    database connection: versions are only ever added, never edited or deleted, so while the
-    generation is unchanged so are the candidates (a version loaded a second ago raises the
-    generation and applies at once, in every worker). Documents are parsed once per process."""
+    Which rows those are is read from the database or, when the caller knows the tariff
+    ``generation`` (the newest tariff row's id and creation instant, read in the same
+    transaction), remembered per database connection: versions are only ever added, never
+    edited or deleted, so while the generation is unchanged so are the candidates (a version
+    loaded a second ago changes the generation and applies at once, in every worker).
+    Documents are parsed once per process."""
     until: date = (at + timedelta(days=1)).date()
-    remembered: dict[tuple[str, date, int], list[tuple[int, datetime]]] = \
+    remembered: dict[tuple[str, date, tuple[int, datetime]], list[tuple[int, datetime]]] = \
         connection.info.setdefault("stsvend.tariff_candidates", {})
     keys = remembered.get((code, until, generation)) if generation is not None else None
     if keys is None:

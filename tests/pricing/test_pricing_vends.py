@@ -216,3 +216,21 @@ def test_any_split_of_a_payment_buys_the_same_units(ctx: ServiceContext, world: 
                 t.token, decoder_key(number, krn=2)).units) for t in last.tokens)
         assert units == one.units_kwh, parts
         assert last is not None and last.remainder == one.remainder
+
+
+def test_a_version_loaded_between_two_vends_prices_the_second(ctx: ServiceContext,
+                                                             world: PricingWorld,
+                                                             clock: FixedClock) -> None:
+    """The versions of a code are remembered per database connection while the newest
+    tariff row is unchanged; loading a version changes it, so the very next vend on the same
+    connection sees the new version (and the one after it still does)."""
+    before = _vend(ctx, world, "block", "17.30", "v1")
+    assert before.tariff_version == "2026-01-01" and before.units_kwh == Decimal("10.0")
+    load_tariff(ctx, block_tariff("2026-03-01", ("3.4600", "4.2200", "5.9800")), actor=ADMIN)
+    clock.advance(minutes=1)
+    after = _vend(ctx, world, "block", "17.30", "v2")
+    assert after.tariff_version == "2026-03-01"
+    assert after.units_kwh == Decimal("5.0")  # twice the price: half the units
+    clock.advance(minutes=1)
+    again = _vend(ctx, world, "block", "17.30", "v3")
+    assert again.tariff_version == "2026-03-01"

@@ -48,7 +48,12 @@ def vending_key_row(session: Session, supply_group_id: int, krn: int) -> Vending
 _M, _SG, _C, _VK = (Meter.__table__, SupplyGroup.__table__, Customer.__table__,
                     VendingKey.__table__)
 _REPLAY = Vend.__table__.alias("replay")
-_TARIFF_GENERATION = select(func.max(Tariff.__table__.c.id)).scalar_subquery()
+_T = Tariff.__table__
+# The newest tariff row: its id and creation instant (the instant too, so that an id a
+# rolled-back insert used and a later one reused, as SQLite may, is not taken for the same).
+_TARIFF_GENERATION = select(func.max(_T.c.id)).scalar_subquery()
+_TARIFF_GENERATION_AT = (select(_T.c.created_at).order_by(_T.c.id.desc()).limit(1)
+                         .scalar_subquery())
 _KEY_COLUMNS = (_VK.c.krn, _VK.c.dkga, _VK.c.base_date, _VK.c.ea, _VK.c.kid, _VK.c.nonce,
                 _VK.c.ciphertext)
 # The same, named apart from the meter's own krn, dkga, base_date and ea in the joined read.
@@ -90,9 +95,9 @@ class MeterState:
     key: VendingKeyRef | None
     # The vend already made under the caller's (client, request_id), if any (a retry).
     replay_id: int | None = None
-    # Highest tariff row id: tariff versions are only ever added, so while it is unchanged
-    # the candidate versions of a code are too (see vending.pricing.tariff_for).
-    tariff_generation: int | None = None
+    # The newest tariff row (id, created_at): tariff versions are only ever added, so while
+    # it is unchanged the candidate versions of a code are too (vending.pricing.tariff_for).
+    tariff_generation: tuple[int, datetime] | None = None
 
     def key_state(self) -> dict[str, object]:
         """The key data (no key material) as plain values, for audit before/after records."""
@@ -107,7 +112,8 @@ _METER_STATE = (
            _M.c.status, _M.c.tariff_code, _M.c.last_tid, _M.c.carried_credit, _SG.c.sgc,
            _SG.c.current_krn,
            _C.c.name, _C.c.address, _C.c.account, _C.c.category, *_JOINED_KEY_COLUMNS,
-           _REPLAY.c.id.label("replay_id"), _TARIFF_GENERATION.label("tariff_generation"))
+           _REPLAY.c.id.label("replay_id"), _TARIFF_GENERATION.label("tariff_generation"),
+           _TARIFF_GENERATION_AT.label("tariff_generation_at"))
     .select_from(
         _M.join(_SG, _SG.c.id == _M.c.supply_group_id)
         .join(_C, _C.c.id == _M.c.customer_id)
@@ -144,7 +150,9 @@ def _meter_state(row: Row[Any] | None, meter_number: str) -> MeterState:
         account=row.account, category=row.category,
         # Only the key of the meter's own KRN: see lock_meter_state for when it is not.
         key=_key_ref(row.sgc, row, "key_") if row.key_krn == row.krn else None,
-        replay_id=row.replay_id, tariff_generation=row.tariff_generation,
+        replay_id=row.replay_id,
+        tariff_generation=None if row.tariff_generation is None
+        else (row.tariff_generation, row.tariff_generation_at),
     )
 
 

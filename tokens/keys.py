@@ -9,6 +9,7 @@ command, the meter's own state file).
 from __future__ import annotations
 
 import hashlib
+import hmac
 from dataclasses import dataclass, field
 from enum import IntEnum, StrEnum
 from functools import lru_cache
@@ -228,8 +229,10 @@ def derive_key(
     krn: object, base_date: object, ea: object,
 ) -> DecoderKey:
     """Validate derivation inputs and derive the decoder key, without building a
-    :class:`KeyDerivation` (the per-token path of bulk encoding)."""
-    return _derive(*validate_derivation(dkga, vending_key, pan, kt, sgc, ti, krn, base_date, ea))
+    :class:`KeyDerivation` (the per-token path of bulk encoding, which keeps HMAC states of
+    the last few vending keys)."""
+    return _derive(*validate_derivation(dkga, vending_key, pan, kt, sgc, ti, krn, base_date, ea),
+                   bulk=True)
 
 
 def derive_key_bytes(
@@ -239,7 +242,8 @@ def derive_key_bytes(
     """:func:`derive_key` without the :class:`DecoderKey` around the key bytes, for bulk paths
     that only make a cipher of it. The bytes are key material: never log them."""
     return _derive_bytes(
-        *validate_derivation(dkga, vending_key, pan, kt, sgc, ti, krn, base_date, ea)
+        *validate_derivation(dkga, vending_key, pan, kt, sgc, ti, krn, base_date, ea),
+        bulk=True,
     )
 
 
@@ -302,7 +306,18 @@ def dkga04(
     base_date: BaseDate,
     ea: EncryptionAlgorithm,
 ) -> bytes:
-    """DKGA-04: the first 8 (EA07/EA09) or 16 (EA11) bytes of HMAC-SHA-256(VK, M)."""
+    """DKGA-04: the first 8 (EA07/EA09) or 16 (EA11) bytes of HMAC-SHA-256(VK, M). Keeps
+    nothing of the vending key (the vending server derives with this)."""
+    message = dkga04_message(pan, kt, sgc, ti, krn, base_date, ea)
+    return hmac.digest(vending_key, message, "sha256")[: ea.key_length]
+
+
+def _dkga04_bulk(
+    vending_key: bytes, pan: str, kt: int, sgc: str, ti: int, krn: int, base_date: BaseDate,
+    ea: EncryptionAlgorithm,
+) -> bytes:
+    """:func:`dkga04` from HMAC states kept for the last few vending keys: bulk derivation
+    (the ``tokens`` CLI) derives many meters' keys under one vending key."""
     inner, outer = _hmac_sha256_states(vending_key)
     inner = inner.copy()
     inner.update(dkga04_message(pan, kt, sgc, ti, krn, base_date, ea))
@@ -338,16 +353,18 @@ def derive_decoder_key(params: KeyDerivation) -> DecoderKey:
 
 def _derive(
     dkga: Dkga, vending_key: bytes, pan: str, kt: KeyType, sgc: str, ti: int, krn: int,
-    base_date: BaseDate, ea: EncryptionAlgorithm,
+    base_date: BaseDate, ea: EncryptionAlgorithm, *, bulk: bool = False,
 ) -> DecoderKey:
-    key = _derive_bytes(dkga, vending_key, pan, kt, sgc, ti, krn, base_date, ea)
+    key = _derive_bytes(dkga, vending_key, pan, kt, sgc, ti, krn, base_date, ea, bulk=bulk)
     return DecoderKey._trusted(key, ea)
 
 
 def _derive_bytes(
     dkga: Dkga, vending_key: bytes, pan: str, kt: KeyType, sgc: str, ti: int, krn: int,
-    base_date: BaseDate, ea: EncryptionAlgorithm,
+    base_date: BaseDate, ea: EncryptionAlgorithm, *, bulk: bool = False,
 ) -> bytes:
     if dkga is Dkga.DKGA02:
         return dkga02(vending_key, pan, kt, sgc, ti, krn)
+    if bulk:
+        return _dkga04_bulk(vending_key, pan, kt, sgc, ti, krn, base_date, ea)
     return dkga04(vending_key, pan, kt, sgc, ti, krn, base_date, ea)

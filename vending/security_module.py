@@ -197,7 +197,9 @@ class SecurityModule(Protocol):
 
 
 class SoftwareSecurityModule:
-    """The default security module: keys unsealed in process memory, only for one call."""
+    """The default security module: vending keys unsealed in process memory, only for one
+    call (the token library keeps the cipher set-up of recently used *decoder* keys, bounded,
+    never a vending key)."""
 
     def __init__(self, keyring: MasterKeyring) -> None:
         self._keyring = keyring

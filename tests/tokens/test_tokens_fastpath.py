@@ -371,6 +371,25 @@ def test_dkga04_from_cached_hmac_states_is_hmac_sha256(
 ) -> None:
     message = dkga04_message(pan, 2, "123456", 1, 1, tokens.BaseDate.Y2014, ea)
     expected = hmac.digest(vending_key, message, hashlib.sha256)[: ea.key_length]
-    derived = tokens.keys.dkga04(vending_key, pan, 2, "123456", 1, 1, tokens.BaseDate.Y2014, ea)
-    assert derived == expected
+    args = (vending_key, pan, 2, "123456", 1, 1, tokens.BaseDate.Y2014, ea)
+    # the bulk path (CLI) starts from cached pad states; the plain one keeps nothing
+    assert tokens.keys._dkga04_bulk(*args) == expected
+    assert tokens.keys.dkga04(*args) == expected
+
+
+def test_the_vending_servers_derivation_keeps_no_vending_key() -> None:
+    """KeyDerivation.derive (the vending server's security module) must not leave the
+    vending key in the bulk path's cache of HMAC states."""
+    tokens.keys._hmac_sha256_states.cache_clear()
+    vending_key = bytes(range(20))
+    derivation = tokens.KeyDerivation(
+        dkga=tokens.Dkga.DKGA04, vending_key=vending_key, pan="600727000000000009",
+        kt=tokens.KeyType.DUTK, sgc="123456", ti=1, krn=1, base_date=tokens.BaseDate.Y2014,
+        ea=tokens.EncryptionAlgorithm.EA07)
+    assert derivation.derive() == tokens.derive_key("04", vending_key, "600727000000000009",
+                                                    2, "123456", 1, 1, 2014, "07")
+    assert tokens.keys._hmac_sha256_states.cache_info().currsize == 1  # derive_key's only
+    tokens.keys._hmac_sha256_states.cache_clear()
+    derivation.derive()
+    assert tokens.keys._hmac_sha256_states.cache_info().currsize == 0
 

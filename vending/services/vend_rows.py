@@ -24,7 +24,7 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, func, insert, select, text, update
 
 from ..errors import BusinessRuleError
-from ..models import ApiClient, AuditEntry, Counter, IssuedToken, Meter, Vend, VendPricing
+from ..models import ApiClient, Counter, IssuedToken, Meter, Vend, VendPricing
 from ..models.base import utcnow
 from ..models.types import ExactDecimal, UTCDateTime
 from . import audit
@@ -33,7 +33,7 @@ from .context import Actor
 RECEIPT_COUNTER = "receipt_no"
 
 _VENDS, _TOKENS, _METERS = Vend.__table__, IssuedToken.__table__, Meter.__table__
-_PRICING, _AUDIT, _COUNTERS = VendPricing.__table__, AuditEntry.__table__, Counter.__table__
+_PRICING, _COUNTERS = VendPricing.__table__, Counter.__table__
 _INSERT_VEND = insert(_VENDS)
 _INSERT_VEND_PG = insert(_VENDS).values(receipt_no=func.nextval("receipt_no_seq")).returning(
     _VENDS.c.id, _VENDS.c.receipt_no)

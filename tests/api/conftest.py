@@ -15,7 +15,6 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -28,10 +27,12 @@ from flask.testing import FlaskClient
 from sqlalchemy import Connection, Engine
 from sqlalchemy.orm import Session, sessionmaker
 from vending_fixtures import (
+    BACKENDS,
+    T0,
     FixedClock,
     alembic_upgrade,
+    engine_for,
     make_config,
-    master_keys_value,
     migrated_postgres,
     migrated_sqlite,
     pg_admin_url,
@@ -40,17 +41,8 @@ from vending_fixtures import (
 )
 
 from vending import create_app
-from vending.database import make_engine
-from vending.security_module import MasterKeyring, SoftwareSecurityModule
+from vending.security_module import SoftwareSecurityModule
 from vending.services import ServiceContext, VendingPolicy
-
-T0 = datetime(2026, 3, 2, 9, 30, 15, tzinfo=UTC)
-BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
-
-
-@pytest.fixture(scope="session")
-def master_keys() -> str:
-    return master_keys_value()
 
 
 @pytest.fixture(scope="session")
@@ -65,28 +57,7 @@ def api_sqlite_url(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 @pytest.fixture(scope="session", params=BACKENDS)
 def engine(request: pytest.FixtureRequest) -> Iterator[Engine]:
-    name = "api_sqlite_url" if request.param == "sqlite" else "api_postgres_url"
-    eng = make_engine(request.getfixturevalue(name))
-    yield eng
-    eng.dispose()
-
-
-@pytest.fixture
-def connection(engine: Engine) -> Iterator[Connection]:
-    with engine.connect() as conn:
-        outer = conn.begin()
-        yield conn
-        outer.rollback()
-
-
-@pytest.fixture(scope="session")
-def security(master_keys: str) -> SoftwareSecurityModule:
-    return SoftwareSecurityModule(MasterKeyring.parse(master_keys))
-
-
-@pytest.fixture
-def clock() -> FixedClock:
-    return FixedClock(T0)
+    yield from engine_for(request, "api_sqlite_url", "api_postgres_url")
 
 
 @pytest.fixture(scope="session")

@@ -13,7 +13,6 @@ import os
 import shutil
 import threading
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -28,18 +27,16 @@ from pos_fixtures import (
     alembic_upgrade,
     build_world,
     make_config,
-    master_keys_value,
     pg_admin_url,
 )
 from sqlalchemy import select
 from sqlalchemy.engine import make_url
+from vending_fixtures import T0
 from werkzeug.serving import make_server
 
 from vending import create_app
 from vending.database import db
 from vending.models import User
-
-T0 = datetime(2026, 3, 2, 9, 30, 15, tzinfo=UTC)
 
 
 def _libpq(url: str) -> str:
@@ -53,11 +50,6 @@ def _pg(admin: str, *statements: str) -> None:
                 conn.execute(statement)
     except psycopg.OperationalError as exc:
         pytest.fail(f"PostgreSQL at TEST_POSTGRES_URL is unreachable: {exc}", pytrace=False)
-
-
-@pytest.fixture(scope="session")
-def master_keys() -> str:
-    return master_keys_value()
 
 
 def _fill(url: str, master_keys: str) -> PosWorld:
@@ -119,11 +111,6 @@ def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[s
 @pytest.fixture
 def world(database: tuple[str, PosWorld]) -> PosWorld:
     return database[1]
-
-
-@pytest.fixture
-def clock() -> FixedClock:
-    return FixedClock(T0)
 
 
 @pytest.fixture

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -23,19 +22,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "vending"))
 
 from pricing_world import PricingWorld
 from vending_fixtures import (
+    BACKENDS,
     FixedClock,
+    engine_for,
     make_config,
-    master_keys_value,
     migrated_postgres,
     migrated_sqlite,
 )
 
 from vending import create_app
-from vending.database import make_engine
-from vending.security_module import MasterKeyring, SoftwareSecurityModule
+from vending.security_module import SoftwareSecurityModule
 from vending.services import ServiceContext, VendingPolicy
-
-T0 = datetime(2026, 3, 2, 9, 30, 15, tzinfo=UTC)
 
 
 @pytest.fixture(scope="session")
@@ -48,36 +45,9 @@ def pricing_sqlite_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     return migrated_sqlite(tmp_path_factory, "pricing-db")
 
 
-@pytest.fixture(scope="session", params=["sqlite", pytest.param("postgresql",
-                                                                 marks=pytest.mark.postgres)])
-def pricing_engine(request: pytest.FixtureRequest) -> Iterator[Engine]:
-    name = "pricing_sqlite_url" if request.param == "sqlite" else "pricing_postgres_url"
-    eng = make_engine(request.getfixturevalue(name))
-    yield eng
-    eng.dispose()
-
-
-@pytest.fixture
-def connection(pricing_engine: Engine) -> Iterator[Connection]:
-    with pricing_engine.connect() as conn:
-        outer = conn.begin()
-        yield conn
-        outer.rollback()
-
-
-@pytest.fixture(scope="session")
-def master_keys() -> str:
-    return master_keys_value()
-
-
-@pytest.fixture(scope="session")
-def security(master_keys: str) -> SoftwareSecurityModule:
-    return SoftwareSecurityModule(MasterKeyring.parse(master_keys))
-
-
-@pytest.fixture
-def clock() -> FixedClock:
-    return FixedClock(T0)
+@pytest.fixture(scope="session", params=BACKENDS)
+def engine(request: pytest.FixtureRequest) -> Iterator[Engine]:
+    yield from engine_for(request, "pricing_sqlite_url", "pricing_postgres_url")
 
 
 @pytest.fixture
@@ -100,11 +70,11 @@ def world(ctx: ServiceContext) -> PricingWorld:
 
 
 @pytest.fixture
-def app(connection: Connection, pricing_engine: Engine, master_keys: str, clock: FixedClock,
+def app(connection: Connection, engine: Engine, master_keys: str, clock: FixedClock,
         ) -> Iterator[Flask]:
     """The Flask app on the test connection: CLI commands see the test's data."""
-    config = make_config(pricing_engine.url.render_as_string(hide_password=False), master_keys)
-    config.STSVEND_ENGINE = pricing_engine
+    config = make_config(engine.url.render_as_string(hide_password=False), master_keys)
+    config.STSVEND_ENGINE = engine
     application = create_app(config)
     application.extensions["stsvend.sessionmaker"] = sessionmaker(
         bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False)

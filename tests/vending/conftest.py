@@ -10,7 +10,6 @@ is a loud failure, never a skip.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -19,20 +18,18 @@ from flask import Flask
 from sqlalchemy import Connection, Engine
 from sqlalchemy.orm import Session, sessionmaker
 from vending_fixtures import (
+    BACKENDS,
     FixedClock,
     TestWorld,
+    engine_for,
     make_config,
-    master_keys_value,
     migrated_postgres,
     migrated_sqlite,
 )
 
 from vending import create_app
-from vending.database import make_engine
-from vending.security_module import MasterKeyring, SoftwareSecurityModule
+from vending.security_module import SoftwareSecurityModule
 from vending.services import ServiceContext, VendingPolicy
-
-T0 = datetime(2026, 3, 2, 9, 30, 15, tzinfo=UTC)
 
 
 @pytest.fixture(scope="session")
@@ -46,36 +43,9 @@ def sqlite_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     return migrated_sqlite(tmp_path_factory, "db")
 
 
-@pytest.fixture(scope="session", params=["sqlite", pytest.param("postgresql",
-                                                                 marks=pytest.mark.postgres)])
+@pytest.fixture(scope="session", params=BACKENDS)
 def engine(request: pytest.FixtureRequest) -> Iterator[Engine]:
-    url = request.getfixturevalue("sqlite_url" if request.param == "sqlite" else "postgres_url")
-    eng = make_engine(url)
-    yield eng
-    eng.dispose()
-
-
-@pytest.fixture
-def connection(engine: Engine) -> Iterator[Connection]:
-    with engine.connect() as conn:
-        outer = conn.begin()
-        yield conn
-        outer.rollback()
-
-
-@pytest.fixture(scope="session")
-def master_keys() -> str:
-    return master_keys_value()
-
-
-@pytest.fixture(scope="session")
-def security(master_keys: str) -> SoftwareSecurityModule:
-    return SoftwareSecurityModule(MasterKeyring.parse(master_keys))
-
-
-@pytest.fixture
-def clock() -> FixedClock:
-    return FixedClock(T0)
+    yield from engine_for(request, "sqlite_url", "postgres_url")
 
 
 @pytest.fixture

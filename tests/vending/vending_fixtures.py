@@ -9,7 +9,7 @@ import os
 import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -18,9 +18,11 @@ import psycopg
 import pytest
 from alembic import command
 from alembic.config import Config as AlembicConfig
+from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
 
 import tokens
+from vending.database import make_engine
 from vending.models import Meter
 from vending.services import (
     Actor,
@@ -32,6 +34,10 @@ from vending.services import (
 
 REPO = Path(__file__).resolve().parents[2]
 DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+# SQLite and PostgreSQL, the parameters of each directory's ``engine`` fixture.
+BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+# The tests' fixed "now": a Monday morning in March 2026 (UTC).
+T0 = datetime(2026, 3, 2, 9, 30, 15, tzinfo=UTC)
 ADMIN = Actor("cli", "test-admin")
 CLERK = Actor("user", "clerk1")
 
@@ -110,6 +116,17 @@ def migrated_postgres(prefix: str) -> Iterator[str]:
     alembic_upgrade(url)
     yield url
     pg_drop_database(admin, url)
+
+
+def engine_for(request: pytest.FixtureRequest, sqlite_url: str, postgres_url: str
+               ) -> Iterator[Engine]:
+    """Body of a directory's ``engine`` fixture, parametrised over ``"sqlite"`` and
+    ``"postgresql"``: an engine on the database that the fixture named ``sqlite_url`` or
+    ``postgres_url`` makes (each directory names its own, so one run never drops another's)."""
+    engine = make_engine(request.getfixturevalue(
+        sqlite_url if request.param == "sqlite" else postgres_url))
+    yield engine
+    engine.dispose()
 
 
 def migrated_sqlite(tmp_path_factory: pytest.TempPathFactory, folder: str) -> str:

@@ -24,15 +24,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "vending"))
 from api_helpers import ApiWorld, LiveServer, start_live_server
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import Connection, Engine
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
 from vending_fixtures import (
     BACKENDS,
     T0,
     FixedClock,
     alembic_upgrade,
     engine_for,
-    make_config,
     migrated_postgres,
     migrated_sqlite,
     pg_admin_url,
@@ -40,7 +39,6 @@ from vending_fixtures import (
     pg_drop_database,
 )
 
-from vending import create_app
 from vending.security_module import SoftwareSecurityModule
 from vending.services import ServiceContext, VendingPolicy
 
@@ -67,27 +65,6 @@ def seeded(engine: Engine, security: SoftwareSecurityModule) -> ApiWorld:
     with Session(engine, expire_on_commit=False) as session:
         return ApiWorld.build(ServiceContext(session=session, security=security,
                                              policy=VendingPolicy(), clock=FixedClock(T0)))
-
-
-@pytest.fixture
-def ctx(connection: Connection, security: SoftwareSecurityModule,
-        clock: FixedClock) -> Iterator[ServiceContext]:
-    session = Session(bind=connection, join_transaction_mode="create_savepoint",
-                      expire_on_commit=False)
-    yield ServiceContext(session=session, security=security, policy=VendingPolicy(),
-                         clock=clock)
-    session.close()
-
-
-@pytest.fixture
-def app(connection: Connection, engine: Engine, master_keys: str, clock: FixedClock) -> Flask:
-    config = make_config(engine.url.render_as_string(hide_password=False), master_keys)
-    config.STSVEND_ENGINE = engine
-    application = create_app(config)
-    application.extensions["stsvend.sessionmaker"] = sessionmaker(
-        bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False)
-    application.extensions["stsvend.clock"] = clock
-    return application
 
 
 @pytest.fixture

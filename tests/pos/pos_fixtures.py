@@ -4,10 +4,8 @@ the tests): a migrated database, a world of keys, a tariff, meters and users, a 
 from __future__ import annotations
 
 import io
-import secrets
 import sys
 from dataclasses import dataclass
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -27,9 +25,11 @@ sys.path.insert(0, str(REPO / "tests" / "vending"))
 from vending_fixtures import (  # noqa: E402, F401
     FixedClock,
     alembic_upgrade,
+    drn,
     master_keys_value,
     pg_admin_url,
 )
+from vending_fixtures import make_config as vending_config  # noqa: E402
 
 ADMIN_ACTOR = Actor("cli", "pos-test")
 SGC = "654321"
@@ -42,35 +42,12 @@ CSV_HEADER = "meter_number,customer_name,address,account,sgc,ti,krn,kt,ea,dkga,b
 
 
 def make_config(url: str, master_keys: str, **overrides: Any) -> type:
-    """A config class with explicit values; plain-http cookies (tests serve over http)."""
-    values: dict[str, Any] = {
-        "SECRET_KEY": "pos-test-" + secrets.token_hex(16),
-        "STSVEND_MASTER_KEYS": master_keys,
-        "DATABASE_URL": url,
-        "STSVEND_SECURITY_MODULE": "software",
-        "STSVEND_DEFAULT_TARIFF": "RES",
-        "STSVEND_CURRENCY": "ZAR",
-        "STSVEND_MIN_VEND_AMOUNT": Decimal("1.00"),
-        "STSVEND_MAX_VEND_AMOUNT": Decimal("10000.00"),
-        "STSVEND_REVERSAL_WINDOW_MINUTES": 15,
-        "STSVEND_TIMEZONE": "Africa/Johannesburg",
-        "SESSION_COOKIE_SECURE": False,
-        "POS_IDLE_MINUTES": 15,
-        "POS_SESSION_HOURS": 12,
-        "POS_LOCKOUT_ATTEMPTS": 3,
-        "POS_LOCKOUT_MINUTES": 15,
-        "LOG_LEVEL": "WARNING",
-        "TESTING": True,
-    }
-    values.update(overrides)
-    from config import Config
-
-    return type("PosTestConfig", (Config,), values)
-
-
-def drn(serial: int, mfr: str = "07") -> str:
-    body = f"{mfr}{serial:08d}"
-    return body + tokens.luhn_check_digit(body)
+    """The vending tests' config with the POS's settings: plain-http cookies (tests serve over
+    http), the utility's time zone, a lockout after 3 failures."""
+    return vending_config(url, master_keys, **{
+        "STSVEND_TIMEZONE": "Africa/Johannesburg", "SESSION_COOKIE_SECURE": False,
+        "POS_IDLE_MINUTES": 15, "POS_SESSION_HOURS": 12, "POS_LOCKOUT_ATTEMPTS": 3,
+        "POS_LOCKOUT_MINUTES": 15, "LOG_LEVEL": "WARNING", **overrides})
 
 
 @dataclass(frozen=True)
